@@ -1,0 +1,142 @@
+package parley
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"maps"
+	"slices"
+	"strconv"
+)
+
+// A conversation's entries are ordered by their Seq. A group first lives on
+// the shared topic and may later move to a topic of its own; the epoch keeps
+// the order across that move: Seq = epoch<<48 | offset. Offsets stay far
+// below 2^48 (a partition taking a million records a second needs nine years
+// to get there).
+const seqEpochShift = 48
+
+// Epochs of a conversation's topic.
+const (
+	EpochShared    = 0 // direct-messages, group-messages
+	EpochDedicated = 1 // group.<id>
+)
+
+// SeqOf returns the Seq of the record at offset in a topic of the epoch.
+func SeqOf(epoch int, offset int64) int64 { return int64(epoch)<<seqEpochShift | offset }
+
+// FormatSeq renders a Seq as the opaque cursor clients see.
+func FormatSeq(seq int64) string { return strconv.FormatInt(seq, 10) }
+
+// ParseSeq parses a cursor from FormatSeq. The empty string is zero.
+func ParseSeq(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, Errorf(ErrInvalid, "invalid_cursor", "cursor %q is not valid", s)
+	}
+	return n, nil
+}
+
+// Page selects part of an ordered list: entries after After and before
+// Before (each zero when unset), at most Limit of them. With Before set or
+// neither set, the newest Limit entries of the range are taken; with only
+// After set, the oldest. Results are always returned oldest first, except
+// where a method says otherwise.
+type Page struct {
+	Before int64
+	After  int64
+	Limit  int
+}
+
+// Page size bounds.
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 500
+)
+
+// StreamCursor is a position in a user's live stream: for each partition of
+// the topics Parley tails, the offset of the first record the client has not
+// had yet. A client that resumes with it gets every event after it exactly
+// once. It is the SSE event ID and the "stream" field of WebSocket events.
+type StreamCursor map[TopicPartition]int64
+
+// Clone returns a copy of c.
+func (c StreamCursor) Clone() StreamCursor { return maps.Clone(c) }
+
+var errBadStreamCursor = Errorf(ErrInvalid, "invalid_stream_cursor", "stream cursor is not valid")
+
+// String encodes c compactly and URL-safely: per topic its name, partition
+// count and, per partition, its offset, as varints in base64url.
+func (c StreamCursor) String() string {
+	if len(c) == 0 {
+		return ""
+	}
+	byTopic := map[string][]TopicPartition{}
+	for tp := range c {
+		byTopic[tp.Topic] = append(byTopic[tp.Topic], tp)
+	}
+	topics := slices.Sorted(maps.Keys(byTopic))
+
+	buf := make([]byte, 0, 8+len(c)*5)
+	buf = append(buf, 1) // format version
+	for _, t := range topics {
+		tps := byTopic[t]
+		slices.SortFunc(tps, func(a, b TopicPartition) int { return int(a.Partition - b.Partition) })
+		buf = binary.AppendUvarint(buf, uint64(len(t)))
+		buf = append(buf, t...)
+		buf = binary.AppendUvarint(buf, uint64(len(tps)))
+		for _, tp := range tps {
+			buf = binary.AppendUvarint(buf, uint64(tp.Partition))
+			buf = binary.AppendUvarint(buf, uint64(c[tp]))
+		}
+	}
+	return base64.RawURLEncoding.EncodeToString(buf)
+}
+
+// ParseStreamCursor decodes a cursor from StreamCursor.String. The empty
+// string is a nil cursor: start from now.
+func ParseStreamCursor(s string) (StreamCursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if len(s) > 64<<10 {
+		return nil, errBadStreamCursor
+	}
+	buf, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(buf) == 0 || buf[0] != 1 {
+		return nil, errBadStreamCursor
+	}
+	buf = buf[1:]
+	next := func() (uint64, bool) {
+		v, n := binary.Uvarint(buf)
+		if n <= 0 {
+			return 0, false
+		}
+		buf = buf[n:]
+		return v, true
+	}
+	c := StreamCursor{}
+	for len(buf) > 0 {
+		l, ok := next()
+		if !ok || l == 0 || l > 249 || uint64(len(buf)) < l {
+			return nil, errBadStreamCursor
+		}
+		topic := string(buf[:l])
+		buf = buf[l:]
+		n, ok := next()
+		if !ok || n > 1<<16 {
+			return nil, errBadStreamCursor
+		}
+		for range n {
+			p, ok1 := next()
+			o, ok2 := next()
+			if !ok1 || !ok2 || p > 1<<31-1 || o > 1<<62 {
+				return nil, errBadStreamCursor
+			}
+			c[TopicPartition{topic, int32(p)}] = int64(o)
+		}
+	}
+	return c, nil
+}
