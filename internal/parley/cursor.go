@@ -138,5 +138,8 @@ func ParseStreamCursor(s string) (StreamCursor, error) {
 			c[TopicPartition{topic, int32(p)}] = int64(o)
 		}
 	}
+	if len(c) == 0 {
+		return nil, errBadStreamCursor
+	}
 	return c, nil
 }

@@ -58,3 +58,6 @@ type Log interface {
 	// Bounds returns the bounds of every partition of the topics.
 	Bounds(ctx context.Context, topics ...string) (map[TopicPartition]Bounds, error)
 }
+
+// TP returns the record's partition.
+func (r *Record) TP() TopicPartition { return TopicPartition{r.Topic, r.Partition} }

@@ -66,9 +66,9 @@ type Message struct {
 	// Member is set on TypeMember entries only.
 	Member *MemberChange `json:"member,omitempty"`
 
-	// Seq orders the conversation: SeqOf(position). Zero until Kafka has
-	// stored the record.
-	Seq int64    `json:"-"`
+	// Seq orders the conversation: SeqOf(epoch, offset). Zero until Kafka
+	// has stored the record. Clients see it as the message's "cursor".
+	Seq int64    `json:"cursor,string"`
 	Pos Position `json:"-"`
 }
 
@@ -128,7 +128,8 @@ type Notification struct {
 	// Read is the reading user's read state; set by Store.Inbox only.
 	Read bool `json:"read"`
 
-	Seq int64    `json:"-"`
+	// Seq orders the inbox; the store assigns it. It is the inbox cursor.
+	Seq int64    `json:"cursor,string"`
 	Pos Position `json:"-"`
 }
 

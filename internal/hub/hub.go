@@ -1,0 +1,343 @@
+// Package hub fans events out to the live connections of one node.
+//
+// A connection (WebSocket or SSE) holds a Subscription: a bounded queue of
+// encoded events for one user. The dispatcher publishes each event once, to
+// the users it concerns; the hub appends the same *Delivery to each of their
+// subscriptions without copying it. A subscription whose reader falls behind
+// by more than its limits is closed with parley.ErrSlowConsumer, and its
+// client resumes from its last stream cursor; it can never hold more memory
+// than the limits allow, nor slow the dispatcher down.
+//
+// A new subscription starts out holding: while its owner replays what the
+// client missed (Push), live events are held aside, then GoLive queues the
+// held ones that the replay did not already cover.
+package hub
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"sync"
+
+	"github.com/parley-chat/parley/internal/parley"
+)
+
+// Delivery is one encoded event, shared by every subscription it goes to.
+// It must not be modified once published.
+type Delivery struct {
+	// Data is the event as JSON, one line.
+	Data []byte
+	// Stream is the stream cursor to resume after this event; empty for
+	// events that are not part of the stream (errors, pings).
+	Stream string
+	// Pos is where the event's record is in Kafka; Pos.Topic is empty when
+	// the event has no record.
+	Pos parley.Position
+}
+
+// Limits bound one subscription. Zero fields take the defaults.
+type Limits struct {
+	// QueueLen is the most deliveries waiting for the reader (default 4096).
+	QueueLen int
+	// QueueBytes is the most bytes of Data waiting (default 4 MiB).
+	QueueBytes int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.QueueLen <= 0 {
+		l.QueueLen = 4096
+	}
+	if l.QueueBytes <= 0 {
+		l.QueueBytes = 4 << 20
+	}
+	return l
+}
+
+const shardCount = 64
+
+// Hub is the registry of one node's subscriptions. Safe for concurrent use.
+type Hub struct {
+	limits Limits
+	seed   maphash.Seed
+	shards [shardCount]shard
+}
+
+type shard struct {
+	// mu guards subs.
+	mu   sync.RWMutex
+	subs map[string]map[*Subscription]struct{}
+}
+
+// New returns an empty hub.
+func New(limits Limits) *Hub {
+	h := &Hub{limits: limits.withDefaults(), seed: maphash.MakeSeed()}
+	for i := range h.shards {
+		h.shards[i].subs = map[string]map[*Subscription]struct{}{}
+	}
+	return h
+}
+
+func (h *Hub) shard(user string) *shard {
+	return &h.shards[maphash.String(h.seed, user)%shardCount]
+}
+
+// Register adds a holding subscription for the user. The caller replays
+// what the client missed with Push, then calls GoLive, and Close when done.
+func (h *Hub) Register(user string) *Subscription {
+	s := &Subscription{hub: h, user: user, limits: h.limits, holding: true,
+		wake: make(chan struct{}, 1), room: make(chan struct{}, 1), done: make(chan struct{})}
+	sh := h.shard(user)
+	sh.mu.Lock()
+	set := sh.subs[user]
+	if set == nil {
+		set = map[*Subscription]struct{}{}
+		sh.subs[user] = set
+	}
+	set[s] = struct{}{}
+	sh.mu.Unlock()
+	return s
+}
+
+func (h *Hub) unregister(s *Subscription) {
+	sh := h.shard(s.user)
+	sh.mu.Lock()
+	if set := sh.subs[s.user]; set != nil {
+		delete(set, s)
+		if len(set) == 0 {
+			delete(sh.subs, s.user)
+		}
+	}
+	sh.mu.Unlock()
+}
+
+// Publish queues d on every subscription of the users. It never blocks on
+// a reader.
+func (h *Hub) Publish(users []string, d *Delivery) {
+	for _, u := range users {
+		sh := h.shard(u)
+		sh.mu.RLock()
+		for s := range sh.subs[u] {
+			s.offer(d)
+		}
+		sh.mu.RUnlock()
+	}
+}
+
+// PublishAll queues d on every subscription of the node.
+func (h *Hub) PublishAll(d *Delivery) {
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		for _, set := range sh.subs {
+			for s := range set {
+				s.offer(d)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+}
+
+// Connected reports whether the user has at least one subscription here.
+func (h *Hub) Connected(user string) bool {
+	sh := h.shard(user)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	return len(sh.subs[user]) > 0
+}
+
+// Count returns the number of subscriptions.
+func (h *Hub) Count() int {
+	n := 0
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		for _, set := range sh.subs {
+			n += len(set)
+		}
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Subscription is one connection's queue of events.
+type Subscription struct {
+	hub    *Hub
+	user   string
+	limits Limits
+	wake   chan struct{} // a token when the queue gained something
+	room   chan struct{} // a token when the reader took from the queue
+	done   chan struct{} // closed by fail or Close
+
+	// mu guards the fields below.
+	mu        sync.Mutex
+	queue     []*Delivery
+	bytes     int
+	holding   bool
+	held      []*Delivery
+	heldBytes int
+	err       error
+}
+
+// User returns the subscription's user.
+func (s *Subscription) User() string { return s.user }
+
+// Done is closed when the subscription ends.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Err returns why the subscription ended, nil while it runs.
+func (s *Subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// offer queues a live delivery, or holds it while the subscription holds.
+func (s *Subscription) offer(d *Delivery) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return
+	}
+	if s.holding {
+		if len(s.held) >= s.limits.QueueLen || s.heldBytes+len(d.Data) > s.limits.QueueBytes {
+			s.failLocked(parley.ErrSlowConsumer)
+			return
+		}
+		s.held = append(s.held, d)
+		s.heldBytes += len(d.Data)
+		return
+	}
+	s.enqueueLocked(d)
+}
+
+func (s *Subscription) enqueueLocked(d *Delivery) {
+	if len(s.queue) >= s.limits.QueueLen || s.bytes+len(d.Data) > s.limits.QueueBytes {
+		s.failLocked(parley.ErrSlowConsumer)
+		return
+	}
+	s.queue = append(s.queue, d)
+	s.bytes += len(d.Data)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Push queues a delivery of the replay, waiting for room in the queue
+// rather than failing, until ctx is done or the subscription ends.
+func (s *Subscription) Push(ctx context.Context, d *Delivery) error {
+	for {
+		s.mu.Lock()
+		if s.err != nil {
+			err := s.err
+			s.mu.Unlock()
+			return err
+		}
+		if len(s.queue) < s.limits.QueueLen && s.bytes+len(d.Data) <= s.limits.QueueBytes {
+			s.enqueueLocked(d)
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Unlock()
+
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.done:
+		case <-s.room:
+		}
+	}
+}
+
+// GoLive ends holding: it queues the held deliveries whose records the
+// replay did not cover (offset >= covered[partition]; deliveries of other
+// partitions and without a record always), and from then on live
+// deliveries go straight to the queue.
+func (s *Subscription) GoLive(covered map[parley.TopicPartition]int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := s.held
+	s.held, s.heldBytes, s.holding = nil, 0, false
+	for _, d := range held {
+		if s.err != nil {
+			return
+		}
+		if d.Pos.Topic != "" {
+			if end, ok := covered[d.Pos.TP()]; ok && d.Pos.Offset < end {
+				continue
+			}
+		}
+		s.enqueueLocked(d)
+	}
+}
+
+// Next waits for deliveries and returns up to max of them (all queued when
+// max <= 0). It returns the subscription's error once it has ended and its
+// queue is drained; ctx's error when ctx ends first.
+func (s *Subscription) Next(ctx context.Context, max int) ([]*Delivery, error) {
+	for {
+		s.mu.Lock()
+		if s.err != nil {
+			err := s.err
+			s.mu.Unlock()
+			return nil, err
+		}
+		if n := len(s.queue); n > 0 {
+			if max <= 0 || max > n {
+				max = n
+			}
+			out := make([]*Delivery, max)
+			copy(out, s.queue)
+			clear(s.queue[:max])
+			s.queue = s.queue[max:]
+			for _, d := range out {
+				s.bytes -= len(d.Data)
+			}
+			if len(s.queue) == 0 {
+				s.queue = nil
+			}
+			s.mu.Unlock()
+			select {
+			case s.room <- struct{}{}:
+			default:
+			}
+			return out, nil
+		}
+		s.mu.Unlock()
+
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.wake:
+		case <-s.done:
+		}
+	}
+}
+
+// Fail ends the subscription with err; its reader sees err from Next.
+func (s *Subscription) Fail(err error) {
+	s.mu.Lock()
+	s.failLocked(err)
+	s.mu.Unlock()
+}
+
+func (s *Subscription) failLocked(err error) {
+	if s.err != nil {
+		return
+	}
+	s.err = err
+	s.queue, s.held, s.bytes, s.heldBytes = nil, nil, 0, 0
+	close(s.done)
+}
+
+// Close ends the subscription and removes it from the hub. Its owner must
+// call it, also after the subscription failed: a failed subscription stays
+// registered (and ignored) until then, because failing happens inside
+// Publish, under the lock that unregistering needs.
+func (s *Subscription) Close() {
+	s.Fail(ErrClosed)
+	s.hub.unregister(s)
+}
+
+// ErrClosed is the error of a subscription its owner closed.
+var ErrClosed = errors.New("subscription closed")

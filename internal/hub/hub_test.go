@@ -1,0 +1,139 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/parley-chat/parley/internal/parley"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func del(topic string, part int32, off int64) *Delivery {
+	return &Delivery{Data: []byte("x"), Pos: parley.Position{Topic: topic, Partition: part, Offset: off}}
+}
+
+func next(t *testing.T, s *Subscription) []*Delivery {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	ds, err := s.Next(ctx, 0)
+	if err != nil {
+		t.Fatalf("Next: %v", err)
+	}
+	return ds
+}
+
+func TestPublishReachesOnlyTheUsersSubscriptions(t *testing.T) {
+	h := New(Limits{})
+	a1, a2, b := h.Register("alice"), h.Register("alice"), h.Register("bob")
+	defer a1.Close()
+	defer a2.Close()
+	defer b.Close()
+	for _, s := range []*Subscription{a1, a2, b} {
+		s.GoLive(nil)
+	}
+
+	h.Publish([]string{"alice"}, del("t", 0, 1))
+	if len(next(t, a1)) != 1 || len(next(t, a2)) != 1 {
+		t.Fatal("alice's subscriptions did not both get the delivery")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if ds, err := b.Next(ctx, 0); err == nil {
+		t.Fatalf("bob got %d deliveries meant for alice", len(ds))
+	}
+	if h.Count() != 3 || !h.Connected("bob") || h.Connected("carol") {
+		t.Errorf("Count %d, Connected(bob) %v", h.Count(), h.Connected("bob"))
+	}
+}
+
+func TestGoLiveDropsWhatTheReplayCovered(t *testing.T) {
+	h := New(Limits{})
+	s := h.Register("alice")
+	defer s.Close()
+	h.Publish([]string{"alice"}, del("t", 0, 4)) // also replayed
+	h.Publish([]string{"alice"}, del("t", 0, 5)) // live only
+	h.Publish([]string{"alice"}, del("u", 1, 0)) // a partition the replay did not cover
+
+	if err := s.Push(context.Background(), del("t", 0, 4)); err != nil {
+		t.Fatal(err)
+	}
+	s.GoLive(map[parley.TopicPartition]int64{{"t", 0}: 5})
+
+	var got []int64
+	for _, d := range next(t, s) {
+		got = append(got, d.Pos.Offset)
+	}
+	if len(got) != 3 || got[0] != 4 || got[1] != 5 || got[2] != 0 {
+		t.Errorf("offsets %v, want [4 5 0]", got)
+	}
+}
+
+func TestSlowSubscriptionFailsAloneAndBounded(t *testing.T) {
+	h := New(Limits{QueueLen: 10})
+	slow, fast := h.Register("slow"), h.Register("fast")
+	defer slow.Close()
+	defer fast.Close()
+	slow.GoLive(nil)
+	fast.GoLive(nil)
+
+	for i := range 50 {
+		h.Publish([]string{"slow", "fast"}, del("t", 0, int64(i)))
+		next(t, fast)
+	}
+	if !errors.Is(slow.Err(), parley.ErrSlowConsumer) {
+		t.Fatalf("slow.Err() = %v, want ErrSlowConsumer", slow.Err())
+	}
+	if _, err := slow.Next(context.Background(), 0); !errors.Is(err, parley.ErrSlowConsumer) {
+		t.Errorf("Next after failing: %v", err)
+	}
+	if fast.Err() != nil {
+		t.Errorf("fast failed too: %v", fast.Err())
+	}
+}
+
+func TestPushWaitsForRoom(t *testing.T) {
+	h := New(Limits{QueueLen: 2})
+	s := h.Register("a")
+	defer s.Close()
+	s.GoLive(nil)
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range 10 {
+			if err := s.Push(context.Background(), del("t", 0, int64(i))); err != nil {
+				t.Errorf("Push: %v", err)
+				return
+			}
+		}
+	})
+	got := 0
+	for got < 10 {
+		got += len(next(t, s))
+	}
+	wg.Wait()
+}
+
+func TestCloseUnregistersAndWakesReader(t *testing.T) {
+	h := New(Limits{})
+	s := h.Register("a")
+	s.GoLive(nil)
+	done := make(chan error)
+	go func() {
+		_, err := s.Next(context.Background(), 0)
+		done <- err
+	}()
+	s.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Errorf("Next = %v, want ErrClosed", err)
+	}
+	if h.Count() != 0 {
+		t.Errorf("Count = %d after Close", h.Count())
+	}
+}
