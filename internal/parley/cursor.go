@@ -10,9 +10,9 @@ import (
 
 // A conversation's entries are ordered by their Seq. A group first lives on
 // the shared topic and may later move to a topic of its own; the epoch keeps
-// the order across that move: Seq = epoch<<48 | offset. Offsets stay far
-// below 2^48 (a partition taking a million records a second needs nine years
-// to get there).
+// the order across that move: Seq = epoch<<48 | (offset+1). The +1 keeps
+// zero free to mean "no cursor". Offsets stay far below 2^48 (a partition
+// taking a million records a second needs nine years to get there).
 const seqEpochShift = 48
 
 // Epochs of a conversation's topic.
@@ -22,7 +22,7 @@ const (
 )
 
 // SeqOf returns the Seq of the record at offset in a topic of the epoch.
-func SeqOf(epoch int, offset int64) int64 { return int64(epoch)<<seqEpochShift | offset }
+func SeqOf(epoch int, offset int64) int64 { return int64(epoch)<<seqEpochShift | (offset + 1) }
 
 // FormatSeq renders a Seq as the opaque cursor clients see.
 func FormatSeq(seq int64) string { return strconv.FormatInt(seq, 10) }

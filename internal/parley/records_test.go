@@ -123,7 +123,7 @@ func TestEntryRoundTrip(t *testing.T) {
 		t.Fatalf("Decode: %v %+v", err, dec)
 	}
 	got := dec.Message
-	if got.ID != m.ID || got.Body != m.Body || got.Seq != 41 || !got.SentAt.Equal(m.SentAt) {
+	if got.ID != m.ID || got.Body != m.Body || got.Seq != 42 || !got.SentAt.Equal(m.SentAt) {
 		t.Errorf("got %+v", got)
 	}
 }
