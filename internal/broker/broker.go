@@ -1,0 +1,278 @@
+// Package broker runs the embedded Kafka-protocol broker that `parley serve`
+// uses when no external cluster is given: franz-go's kfake, in-process, with
+// its state persisted in a data folder. Clients reach it over the Kafka
+// protocol on a TCP listener like any cluster, so the rest of Parley runs the
+// same code path in both modes.
+//
+// The package is the only importer of kfake. It works around two of kfake's
+// limits: retention and compaction run on a timer of log.cleaner.backoff.ms
+// (one hour by default) that stops after a restart from the data folder, so
+// Broker applies them on its own timer; and kfake listens on 127.0.0.1 with a
+// random port unless given a listen function, so Broker supplies one that
+// binds exactly the configured address.
+//
+// Known limits (see docs/limits.md): one broker, so replication factor 1; no
+// SASL for clients built on librdkafka; without SyncWrites, records survive a
+// killed process but not a power cut; after a restart, a partition that
+// retention had emptied numbers its records from 0 again.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultListen            = "127.0.0.1:9092"
+	DefaultRetentionInterval = time.Minute
+)
+
+// Config configures the embedded broker.
+type Config struct {
+	// DataDir is the folder that holds the broker's topics, records, group
+	// offsets and producer state. It is created when missing. Empty keeps
+	// everything in memory, which only tests should want.
+	DataDir string
+	// Listen is the host:port the broker accepts connections on. Empty
+	// means DefaultListen; port 0 picks a free port.
+	Listen string
+	// Advertise is the host:port the broker tells clients to connect to in
+	// its metadata. Empty means the listen address, with 127.0.0.1 in place
+	// of an unspecified host such as 0.0.0.0.
+	Advertise string
+	// SyncWrites makes the broker fsync every produced batch before it
+	// acknowledges it. Off, acknowledged records survive a killed process
+	// (they are in the page cache) but not a power cut, as with Kafka's own
+	// defaults. On, produce throughput drops several times.
+	SyncWrites bool
+	// RetentionInterval is how often retention and compaction run. Zero
+	// means DefaultRetentionInterval.
+	RetentionInterval time.Duration
+	// Logger receives the broker's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Broker is a running embedded broker. Its methods are safe for concurrent
+// use.
+type Broker struct {
+	cluster *kfake.Cluster
+	addr    string
+	log     *slog.Logger
+
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// Start starts a broker listening on cfg.Listen and loads the state kept in
+// cfg.DataDir. It returns once the broker accepts connections. The broker
+// runs until Close; ctx only bounds the start.
+func Start(ctx context.Context, cfg Config) (*Broker, error) {
+	cfg = cfg.withDefaults()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start broker: %w", err)
+	}
+	if cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("create data folder: %w", err)
+		}
+	}
+
+	l := &listener{listen: cfg.Listen, advertise: cfg.Advertise}
+	cluster, err := kfake.NewCluster(options(cfg, l)...)
+	if err != nil {
+		if l.err != nil {
+			return nil, l.err
+		}
+		return nil, fmt.Errorf("start broker: %w", err)
+	}
+
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	b := &Broker{cluster: cluster, addr: l.addr, log: cfg.Logger, stop: stop}
+	b.wg.Go(func() { b.runRetention(runCtx, cfg.RetentionInterval) })
+
+	b.log.Info("broker started", "addr", b.addr, "data_dir", cfg.DataDir,
+		"sync_writes", cfg.SyncWrites)
+	return b, nil
+}
+
+func (cfg Config) withDefaults() Config {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.RetentionInterval <= 0 {
+		cfg.RetentionInterval = DefaultRetentionInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Logger = cfg.Logger.With("component", "broker")
+	return cfg
+}
+
+// options translates cfg into kfake's options.
+func options(cfg Config, l *listener) []kfake.Opt {
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.ClusterID("parley"),
+		kfake.ListenFn(l.open),
+		kfake.WithLogger(logger{cfg.Logger}),
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.DataDir))
+	}
+	if cfg.SyncWrites {
+		opts = append(opts, kfake.SyncWrites())
+	}
+	return opts
+}
+
+// Addr returns the host:port clients dial to reach the broker.
+func (b *Broker) Addr() string { return b.addr }
+
+// Close stops the retention timer, then the broker, which writes its state
+// to the data folder. Connected clients see their connections close. Close
+// is idempotent and always returns nil; the error is for io.Closer.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		// The retention goroutine must be gone before the cluster: a
+		// call into a closed cluster blocks forever.
+		b.stop()
+		b.wg.Wait()
+		b.cluster.Close()
+		b.log.Info("broker stopped", "addr", b.addr)
+	})
+	return nil
+}
+
+// runRetention applies retention and compaction every interval until ctx is
+// done. kfake's own timer cannot be relied on: it ticks hourly by default
+// and does not run after a restart until a topic is created, deleted or
+// reconfigured.
+func (b *Broker) runRetention(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		// Compact also applies retention.ms and retention.bytes to every
+		// topic, whatever its cleanup policy.
+		b.cluster.Compact()
+		b.log.Debug("retention applied", "took", time.Since(start))
+	}
+}
+
+// listener binds the configured address in place of the one kfake asks for,
+// and makes the broker advertise the address clients should dial.
+type listener struct {
+	listen    string
+	advertise string
+
+	// Set by open, which kfake calls once from NewCluster.
+	addr string
+	err  error
+}
+
+func (l *listener) open(network, _ string) (net.Listener, error) {
+	ln, err := net.Listen(network, l.listen)
+	if err != nil {
+		l.err = listenError(l.listen, err)
+		return nil, l.err
+	}
+
+	adv, err := advertised(l.advertise, ln.Addr())
+	if err != nil {
+		_ = ln.Close()
+		l.err = err
+		return nil, err
+	}
+	l.addr = adv.String()
+	return advertisedListener{Listener: ln, adv: adv}, nil
+}
+
+// listenError turns net.Listen's error into "listen ADDR: REASON", keeping
+// the system error for errors.Is (syscall.EADDRINUSE).
+func listenError(addr string, err error) error {
+	var sysErr *os.SyscallError
+	if errors.As(err, &sysErr) {
+		return fmt.Errorf("listen %s: %w", addr, sysErr.Err)
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return fmt.Errorf("listen %s: %w", addr, opErr.Err)
+	}
+	return fmt.Errorf("listen %s: %w", addr, err)
+}
+
+// advertised returns the address to advertise for a listener bound to
+// bound: adv when given, else bound with an unspecified host replaced by
+// 127.0.0.1.
+func advertised(adv string, bound net.Addr) (*net.TCPAddr, error) {
+	if adv != "" {
+		a, err := net.ResolveTCPAddr("tcp", adv)
+		if err != nil {
+			return nil, fmt.Errorf("resolve advertised address: %w", err)
+		}
+		return a, nil
+	}
+
+	a, ok := bound.(*net.TCPAddr)
+	if !ok {
+		return nil, fmt.Errorf("listen: unexpected address type %T", bound)
+	}
+	out := *a
+	if out.IP.IsUnspecified() {
+		out.IP = net.IPv4(127, 0, 0, 1)
+	}
+	return &out, nil
+}
+
+// advertisedListener reports adv as its address: kfake puts the listener's
+// address in the metadata it sends to clients.
+type advertisedListener struct {
+	net.Listener
+	adv net.Addr
+}
+
+func (l advertisedListener) Addr() net.Addr { return l.adv }
+
+// logger passes kfake's logs to slog. kfake's info and debug lines describe
+// single requests, so both go to debug.
+type logger struct{ l *slog.Logger }
+
+func (g logger) Logf(level kfake.LogLevel, format string, args ...any) {
+	detail := lazyf{format, args}
+	switch level {
+	case kfake.LogLevelError:
+		g.l.Error("kfake", "detail", detail)
+	case kfake.LogLevelWarn:
+		g.l.Warn("kfake", "detail", detail)
+	default:
+		g.l.Debug("kfake", "detail", detail)
+	}
+}
+
+// lazyf formats its line only when a handler asks for the value, so debug
+// chatter costs nothing when debug is off.
+type lazyf struct {
+	format string
+	args   []any
+}
+
+func (f lazyf) LogValue() slog.Value {
+	return slog.StringValue(fmt.Sprintf(f.format, f.args...))
+}

@@ -1,0 +1,354 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/parley-chat/parley/internal/parley"
+)
+
+// Group consumer tuning.
+const (
+	// maxPollRecords bounds the records one handle call receives.
+	maxPollRecords = 1000
+	// Backoff between attempts at a batch whose handling failed.
+	retryMin = time.Second
+	retryMax = 30 * time.Second
+	// commitTimeout bounds the commit after a successful handle, which
+	// runs even when ctx was cancelled meanwhile.
+	commitTimeout = 10 * time.Second
+)
+
+// Consume reads the topics as a member of the consumer group and hands the
+// records to handle, a poll at a time: records of several partitions, in
+// offset order within each. It commits a poll's offsets only after handle
+// returned nil. When handle fails, it calls it again with the same records,
+// waiting from one second up to thirty between attempts, and never skips
+// them. It returns nil once ctx is done, and an error only when it cannot
+// start.
+//
+// A group without committed offsets starts at the log start. So does a
+// partition whose log was renumbered since the group committed: the
+// embedded broker numbers a partition from 0 again when it restarts after
+// retention emptied it. Consume detects that from a committed offset above
+// the high watermark, or from the record before the committed offset,
+// whose timestamp and checksum it keeps in the commit's metadata.
+//
+// Partitions move between members only between two handle calls, so a
+// member never commits for a partition it lost. Consume owns a franz-go
+// client of its own; handle is called from Consume's goroutine only.
+// Delivery is at least once: after a crash between handle and the commit,
+// the records are handled again.
+func (c *Client) Consume(ctx context.Context, group string, topics []string,
+	handle func(ctx context.Context, recs []*parley.Record) error,
+) error {
+	g := &groupConsumer{
+		c:      c,
+		group:  group,
+		topics: topics,
+		handle: handle,
+		log:    c.log.With("group", group),
+	}
+	cl, err := g.open(topics)
+	if err != nil {
+		return fmt.Errorf("consume group %s: %w", group, err)
+	}
+	defer cl.CloseAllowingRebalance()
+
+	g.log.Info("group consumer started", "topics", topics)
+	for {
+		fetches := cl.PollRecords(ctx, maxPollRecords)
+		if ctx.Err() != nil {
+			cl.AllowRebalance()
+			g.log.Info("group consumer stopped")
+			return nil
+		}
+		g.logErrors(fetches)
+		g.process(ctx, cl, fetches.Records())
+		cl.AllowRebalance()
+	}
+}
+
+// groupConsumer is the state of one Consume call.
+type groupConsumer struct {
+	c      *Client
+	group  string
+	topics []string
+	handle func(ctx context.Context, recs []*parley.Record) error
+	log    *slog.Logger
+
+	// mu guards marks.
+	mu sync.Mutex
+	// marks holds the commit metadata fetched with the group's offsets:
+	// the mark of the last record handled before each commit.
+	marks map[parley.TopicPartition]string
+}
+
+func (g *groupConsumer) open(topics []string) (*kgo.Client, error) {
+	opts, err := g.c.cfg.baseOpts()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts,
+		kgo.ConsumerGroup(g.group),
+		kgo.ConsumeTopics(topics...),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.OnOffsetsFetched(g.fetched),
+		kgo.AdjustFetchOffsetsFn(g.adjust),
+		kgo.OnPartitionsAssigned(g.assigned),
+		kgo.OnPartitionsRevoked(g.revoked),
+		kgo.OnPartitionsLost(g.lost),
+	)
+	return kgo.NewClient(opts...)
+}
+
+func (g *groupConsumer) logErrors(fetches kgo.Fetches) {
+	for _, fe := range fetches.Errors() {
+		if errors.Is(fe.Err, context.Canceled) {
+			continue
+		}
+		g.log.Warn("group fetch failed", "topic", fe.Topic, "partition", fe.Partition,
+			"err", fe.Err)
+	}
+}
+
+// process hands krs to handle until it succeeds or ctx is done, then
+// commits them.
+func (g *groupConsumer) process(ctx context.Context, cl *kgo.Client, krs []*kgo.Record) {
+	if len(krs) == 0 {
+		return
+	}
+	recs := make([]*parley.Record, len(krs))
+	for i, kr := range krs {
+		recs[i] = fromKgo(kr)
+	}
+	if !g.handleRetrying(ctx, recs) {
+		return
+	}
+
+	// Commit even if ctx was cancelled during handle: the records are
+	// handled, and not committing them means handling them again.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	cctx = kgo.PreCommitFnContext(cctx, markCommit(krs))
+	if err := cl.CommitRecords(cctx, krs...); err != nil {
+		// The next commit covers these offsets; a restart before it
+		// hands the records over again.
+		g.log.Warn("group commit failed", "records", len(krs), "err", err)
+	}
+}
+
+// handleRetrying calls handle until it returns nil, which it reports as
+// true, or ctx is done.
+func (g *groupConsumer) handleRetrying(ctx context.Context, recs []*parley.Record) bool {
+	wait := retryMin
+	for attempt := 1; ; attempt++ {
+		err := g.handle(ctx, recs)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		first := recs[0]
+		g.log.Warn("group handle failed", "topic", first.Topic, "partition", first.Partition,
+			"offset", first.Offset, "records", len(recs), "attempt", attempt,
+			"retry_in", wait, "err", err)
+
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		wait = min(2*wait, retryMax)
+	}
+}
+
+// adjust makes a partition whose log was renumbered since the group's
+// commit start from its log start. kfake numbers a partition from 0 again
+// after a restart when retention had emptied it; starting from the
+// committed offset would silently skip as many new records. A renumbered
+// log shows as a committed offset above the high watermark, or as a record
+// before the committed offset that is not the one the group handled there.
+func (g *groupConsumer) adjust(ctx context.Context, offsets map[string]map[int32]kgo.Offset,
+) (map[string]map[int32]kgo.Offset, error) {
+	topics := make([]string, 0, len(offsets))
+	for t := range offsets {
+		topics = append(topics, t)
+	}
+	ends, err := g.c.admin.ListEndOffsets(fresh(ctx), topics...)
+	if err != nil {
+		// kgo still resets an offset past the end to the log start when
+		// it fetches there.
+		g.log.Warn("group offsets not checked", "err", err)
+		return offsets, nil
+	}
+
+	for topic, ps := range offsets {
+		for p, o := range ps {
+			committed := o.EpochOffset().Offset
+			end, ok := ends.Lookup(topic, p)
+			if committed <= 0 || !ok || end.Err != nil {
+				continue
+			}
+			tp := parley.TopicPartition{Topic: topic, Partition: p}
+			if g.renumbered(ctx, tp, committed, end.Offset) {
+				ps[p] = kgo.NewOffset().AtStart()
+			}
+		}
+	}
+	return offsets, nil
+}
+
+// renumbered reports whether tp's log no longer holds, before committed,
+// the records the group handled.
+func (g *groupConsumer) renumbered(ctx context.Context, tp parley.TopicPartition,
+	committed, end int64,
+) bool {
+	log := g.log.With("topic", tp.Topic, "partition", tp.Partition,
+		"committed", committed, "high_watermark", end)
+	if committed > end {
+		log.Warn("committed offset above high watermark, reading from log start")
+		return true
+	}
+
+	want := g.mark(tp)
+	if want == "" {
+		return false // committed by another program: nothing to compare
+	}
+	var got string
+	err := g.c.Replay(ctx, tp, committed-1, committed, func(r *parley.Record) error {
+		got = recordMark(r.Time, r.Value)
+		return nil
+	})
+	switch {
+	case err != nil:
+		log.Warn("committed offset not checked", "err", err)
+	case got != "" && got != want:
+		log.Warn("log renumbered since the group committed, reading from log start")
+		return true
+	}
+	return false
+}
+
+func (g *groupConsumer) mark(tp parley.TopicPartition) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.marks[tp]
+}
+
+// fetched keeps the metadata of the group's committed offsets for adjust,
+// which franz-go calls next.
+func (g *groupConsumer) fetched(ctx context.Context, _ *kgo.Client,
+	resp *kmsg.OffsetFetchResponse,
+) error {
+	marks := make(map[parley.TopicPartition]string)
+	var ids map[[16]byte]string // resolved on first need
+	add := func(topic string, id [16]byte, p int32, meta *string) {
+		if meta == nil || !strings.HasPrefix(*meta, markPrefix) {
+			return
+		}
+		if topic == "" {
+			if ids == nil {
+				ids = g.topicIDs(ctx)
+			}
+			topic = ids[id]
+		}
+		marks[parley.TopicPartition{Topic: topic, Partition: p}] = *meta
+	}
+
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			add(t.Topic, [16]byte{}, p.Partition, p.Metadata)
+		}
+	}
+	for _, gr := range resp.Groups {
+		for _, t := range gr.Topics {
+			for _, p := range t.Partitions {
+				add(t.Topic, t.TopicID, p.Partition, p.Metadata)
+			}
+		}
+	}
+
+	g.mu.Lock()
+	g.marks = marks
+	g.mu.Unlock()
+	return nil
+}
+
+// topicIDs maps the IDs of the consumed topics to their names, for offset
+// responses that name topics by ID only.
+func (g *groupConsumer) topicIDs(ctx context.Context) map[[16]byte]string {
+	out := make(map[[16]byte]string)
+	md, err := g.c.admin.Metadata(fresh(ctx), g.topics...)
+	if err != nil {
+		g.log.Warn("group topic ids not resolved", "err", err)
+		return out
+	}
+	for _, td := range md.Topics {
+		out[td.ID] = td.Topic
+	}
+	return out
+}
+
+// markPrefix starts the commit metadata Parley writes.
+const markPrefix = "parley1:"
+
+// recordMark identifies a record well enough to tell it from another
+// record at the same offset: its timestamp and a checksum of its value.
+func recordMark(ts time.Time, value []byte) string {
+	return fmt.Sprintf("%s%d:%08x", markPrefix, ts.UnixMilli(), crc32.ChecksumIEEE(value))
+}
+
+// markCommit returns a hook that puts, on every partition of the commit,
+// the mark of the last of krs on that partition.
+func markCommit(krs []*kgo.Record) func(*kmsg.OffsetCommitRequest) error {
+	last := make(map[parley.TopicPartition]string)
+	for _, kr := range krs {
+		last[parley.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}] =
+			recordMark(kr.Timestamp, kr.Value)
+	}
+	return func(req *kmsg.OffsetCommitRequest) error {
+		for i := range req.Topics {
+			t := &req.Topics[i]
+			for j := range t.Partitions {
+				p := &t.Partitions[j]
+				tp := parley.TopicPartition{Topic: t.Topic, Partition: p.Partition}
+				if m, ok := last[tp]; ok {
+					p.Metadata = &m
+				}
+			}
+		}
+		return nil
+	}
+}
+
+func (g *groupConsumer) assigned(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
+	g.log.Info("partitions assigned", "partitions", ps)
+}
+
+func (g *groupConsumer) revoked(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
+	if len(ps) > 0 {
+		g.log.Info("partitions revoked", "partitions", ps)
+	}
+}
+
+func (g *groupConsumer) lost(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
+	if len(ps) > 0 {
+		g.log.Warn("partitions lost", "partitions", ps)
+	}
+}

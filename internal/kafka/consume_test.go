@@ -1,0 +1,165 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/parley-chat/parley/internal/parley"
+)
+
+// groupRecorder collects the records a group consumer handled.
+type groupRecorder struct {
+	mu    sync.Mutex
+	calls [][]string // values per handle call, failed ones included
+	recs  []*parley.Record
+	fail  int // how many calls to fail
+}
+
+func (g *groupRecorder) handle(_ context.Context, recs []*parley.Record) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls = append(g.calls, values(recs))
+	if g.fail > 0 {
+		g.fail--
+		return errors.New("store down")
+	}
+	g.recs = append(g.recs, recs...)
+	return nil
+}
+
+func (g *groupRecorder) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.recs)
+}
+
+func (g *groupRecorder) values() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return values(g.recs)
+}
+
+func consumeUntil(t *testing.T, c *Client, group, topic string, rec *groupRecorder, n int) {
+	t.Helper()
+	stop := runBackground(t, func(ctx context.Context) error {
+		return c.Consume(ctx, group, []string{topic}, rec.handle)
+	})
+	waitFor(t, "the group to handle its records", func() bool { return rec.count() >= n })
+	waitFor(t, "the group to commit", func() bool {
+		infos, err := c.DescribeTopics(t.Context(), topic)
+		return err == nil && infos[0].Lag[group] == 0 && len(infos[0].Lag) > 0
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("consume: %v", err)
+	}
+}
+
+func TestConsumeRetriesAndCommitsAfterHandle(t *testing.T) {
+	_, c := setup(t)
+	topic := topicName(t)
+	ensure(t, c, TopicSpec{Name: topic, Partitions: 2})
+	produceN(t, c, topic, "", "old", 10)
+
+	first := &groupRecorder{fail: 1}
+	consumeUntil(t, c, "archiver", topic, first, 10)
+	if len(first.calls) < 2 || !slices.Equal(first.calls[0], first.calls[1]) {
+		t.Fatalf("calls = %v, want the failed call's records handed over again", first.calls)
+	}
+	got := first.values()
+	slices.Sort(got)
+	if want := []string{"old0", "old1", "old2", "old3", "old4", "old5", "old6", "old7",
+		"old8", "old9"}; !slices.Equal(got, want) {
+		t.Fatalf("handled %v, want old0..old9 once each", got)
+	}
+
+	// A second member after the first stopped resumes after the commits.
+	produceN(t, c, topic, "", "new", 5)
+	second := &groupRecorder{}
+	consumeUntil(t, c, "archiver", topic, second, 5)
+	for _, v := range second.values() {
+		if !strings.HasPrefix(v, "new") {
+			t.Fatalf("second consumer handled %s, committed before it started", v)
+		}
+	}
+	if second.count() != 5 {
+		t.Fatalf("second consumer handled %v, want the 5 new records", second.values())
+	}
+}
+
+func TestConsumeOrderWithinPartition(t *testing.T) {
+	_, c := setup(t)
+	topic := topicName(t)
+	ensure(t, c, TopicSpec{Name: topic, Partitions: 3})
+	for _, key := range []string{"x", "y", "z"} {
+		produceN(t, c, topic, key, key, 30)
+	}
+
+	rec := &groupRecorder{}
+	consumeUntil(t, c, "ordered", topic, rec, 90)
+	last := map[parley.TopicPartition]int64{}
+	for _, r := range rec.recs {
+		tp := parley.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+		if prev, ok := last[tp]; ok && r.Offset != prev+1 {
+			t.Fatalf("partition %d: offset %d after %d", r.Partition, r.Offset, prev)
+		}
+		last[tp] = r.Offset
+	}
+}
+
+// TestConsumeAfterRenumberedLog reproduces KAFKA-NOTES limit 5: kfake,
+// restarted after retention emptied a partition, numbers its records from
+// 0 again, below the group's committed offset. The group must read the new
+// records, whether there are fewer or more of them than it had committed.
+func TestConsumeAfterRenumberedLog(t *testing.T) {
+	for _, n := range []int{3, 8} {
+		t.Run(strings.Repeat("n", n), func(t *testing.T) {
+			consumeAfterRenumberedLog(t, n)
+		})
+	}
+}
+
+func consumeAfterRenumberedLog(t *testing.T, n int) {
+	dir := t.TempDir()
+	b := startBroker(t, dir)
+	c := newClient(t, b.Addr())
+	topic := topicName(t)
+	tp := parley.TopicPartition{Topic: topic}
+	ensure(t, c, TopicSpec{
+		Name:       topic,
+		Partitions: 1,
+		Configs:    map[string]string{"retention.ms": "300"},
+	})
+	produceN(t, c, topic, "", "old", 5)
+	consumeUntil(t, c, "archiver", topic, &groupRecorder{}, 5)
+	waitFor(t, "retention to empty the partition", func() bool {
+		bounds, err := c.Bounds(t.Context(), topic)
+		return err == nil && bounds[tp].Start == 5
+	})
+	c.Close()
+	_ = b.Close()
+
+	b = startBroker(t, dir)
+	defer b.Close()
+	c = newClient(t, b.Addr())
+	defer c.Close()
+	bounds, err := c.Bounds(t.Context(), topic)
+	if err != nil {
+		t.Fatalf("bounds: %v", err)
+	}
+	t.Logf("after restart: partition bounds %+v, group committed 5", bounds[tp])
+
+	produceN(t, c, topic, "", "new", n)
+	rec := &groupRecorder{}
+	consumeUntil(t, c, "archiver", topic, rec, n)
+	want := make([]string, n)
+	for i := range want {
+		want[i] = "new" + string(rune('0'+i))
+	}
+	if got := rec.values(); !slices.Equal(got, want) {
+		t.Fatalf("group handled %v after the restart, want %v", got, want)
+	}
+}
