@@ -87,6 +87,10 @@ func New(cfg Config) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	// Stores keep microseconds: truncate here so a message read back from
+	// history equals the one delivered live.
+	clock := s.now
+	s.now = func() time.Time { return clock().UTC().Truncate(time.Microsecond) }
 	if s.strategy == "" {
 		s.strategy = parley.StrategyShared
 	}
