@@ -5,16 +5,29 @@
 // same code path in both modes.
 //
 // The package is the only importer of kfake. It works around two of kfake's
-// limits: retention and compaction run on a timer of log.cleaner.backoff.ms
-// (one hour by default) that stops after a restart from the data folder, so
-// Broker applies them on its own timer; and kfake listens on 127.0.0.1 with a
-// random port unless given a listen function, so Broker supplies one that
-// binds exactly the configured address.
+// limits. kfake listens on 127.0.0.1 with a random port unless given a
+// listen function, so Broker supplies one that binds exactly the configured
+// address.
+//
+// And the broker applies no retention of its own. kfake's retention may
+// remove every record of a partition, and when kfake then restarts from its
+// data folder it numbers that partition from offset 0 again, so new records
+// would get offsets below older ones. Parley orders conversation history and
+// stream cursors by offset, so offsets must never go back. Broker therefore
+// never calls kfake's retention or compaction, and sets
+// log.cleaner.backoff.ms so far out that kfake's own cleaner timer never
+// fires. Retention is the caller's job: kafka.Client.ApplyRetention, run on
+// a timer, deletes expired records but keeps the newest record of every
+// partition, which keeps its high watermark across any restart. Compaction
+// and retention.bytes do not run in embedded mode.
 //
 // Known limits (see docs/limits.md): one broker, so replication factor 1; no
 // SASL for clients built on librdkafka; without SyncWrites, records survive a
-// killed process but not a power cut; after a restart, a partition that
-// retention had emptied numbers its records from 0 again.
+// killed process but not a power cut; kfake saves the log start only when
+// closed, so after a killed process the records retention had deleted but
+// whose files it kept come back until retention runs again (offsets stay
+// right); a partition emptied by hand (a DeleteRecords up to its end from
+// an outside tool) is still numbered from 0 again after a restart.
 package broker
 
 import (
@@ -24,17 +37,22 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// Defaults for the zero values of Config.
-const (
-	DefaultListen            = "127.0.0.1:9092"
-	DefaultRetentionInterval = time.Minute
-)
+// DefaultListen is the address the broker listens on when Config.Listen is
+// empty.
+const DefaultListen = "127.0.0.1:9092"
+
+// cleanerBackoff is the log.cleaner.backoff.ms the broker gives kfake: ten
+// years, so that kfake's cleaner timer, which would apply retention.ms and
+// could empty a partition, never fires. kfake turns it into a
+// time.Duration, which holds it without overflow.
+const cleanerBackoff = 10 * 365 * 24 * time.Hour
 
 // Config configures the embedded broker.
 type Config struct {
@@ -54,8 +72,10 @@ type Config struct {
 	// (they are in the page cache) but not a power cut, as with Kafka's own
 	// defaults. On, produce throughput drops several times.
 	SyncWrites bool
-	// RetentionInterval is how often retention and compaction run. Zero
-	// means DefaultRetentionInterval.
+	// RetentionInterval is ignored: the broker applies no retention, see
+	// the package doc.
+	//
+	// Deprecated: run kafka.Client.ApplyRetention on a timer instead.
 	RetentionInterval time.Duration
 	// Logger receives the broker's logs; nil discards them.
 	Logger *slog.Logger
@@ -68,8 +88,6 @@ type Broker struct {
 	addr    string
 	log     *slog.Logger
 
-	stop      context.CancelFunc
-	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
 
@@ -96,10 +114,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
 
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	b := &Broker{cluster: cluster, addr: l.addr, log: cfg.Logger, stop: stop}
-	b.wg.Go(func() { b.runRetention(runCtx, cfg.RetentionInterval) })
-
+	b := &Broker{cluster: cluster, addr: l.addr, log: cfg.Logger}
 	b.log.Info("broker started", "addr", b.addr, "data_dir", cfg.DataDir,
 		"sync_writes", cfg.SyncWrites)
 	return b, nil
@@ -108,9 +123,6 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 func (cfg Config) withDefaults() Config {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
-	}
-	if cfg.RetentionInterval <= 0 {
-		cfg.RetentionInterval = DefaultRetentionInterval
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -126,6 +138,11 @@ func options(cfg Config, l *listener) []kfake.Opt {
 		kfake.ClusterID("parley"),
 		kfake.ListenFn(l.open),
 		kfake.WithLogger(logger{cfg.Logger}),
+		// An option wins over the broker configs kept in the data
+		// folder, so a value a client altered lasts until a restart.
+		kfake.BrokerConfigs(map[string]string{
+			"log.cleaner.backoff.ms": strconv.FormatInt(cleanerBackoff.Milliseconds(), 10),
+		}),
 	}
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
@@ -139,41 +156,15 @@ func options(cfg Config, l *listener) []kfake.Opt {
 // Addr returns the host:port clients dial to reach the broker.
 func (b *Broker) Addr() string { return b.addr }
 
-// Close stops the retention timer, then the broker, which writes its state
-// to the data folder. Connected clients see their connections close. Close
-// is idempotent and always returns nil; the error is for io.Closer.
+// Close stops the broker, which writes its state to the data folder.
+// Connected clients see their connections close. Close is idempotent and
+// always returns nil; the error is for io.Closer.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
-		// The retention goroutine must be gone before the cluster: a
-		// call into a closed cluster blocks forever.
-		b.stop()
-		b.wg.Wait()
 		b.cluster.Close()
 		b.log.Info("broker stopped", "addr", b.addr)
 	})
 	return nil
-}
-
-// runRetention applies retention and compaction every interval until ctx is
-// done. kfake's own timer cannot be relied on: it ticks hourly by default
-// and does not run after a restart until a topic is created, deleted or
-// reconfigured.
-func (b *Broker) runRetention(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		start := time.Now()
-		// Compact also applies retention.ms and retention.bytes to every
-		// topic, whatever its cleanup policy.
-		b.cluster.Compact()
-		b.log.Debug("retention applied", "took", time.Since(start))
-	}
 }
 
 // listener binds the configured address in place of the one kfake asks for,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -97,41 +99,82 @@ func TestDataSurvivesRestart(t *testing.T) {
 	}
 }
 
-// TestRetentionRunsAfterRestart checks the broker's own retention timer: a
-// kfake restarted from its data folder applies no retention by itself.
-func TestRetentionRunsAfterRestart(t *testing.T) {
-	dir := t.TempDir()
-	b := start(t, broker.Config{DataDir: dir, RetentionInterval: time.Hour})
-	c := client(t, b)
-	ensure(t, c, kafka.TopicSpec{
-		Name:       "short",
-		Partitions: 1,
-		Configs:    map[string]string{"retention.ms": "300"},
-	})
-	produce(t, c, "short", 5)
-	c.Close()
-	_ = b.Close()
-
-	b = start(t, broker.Config{DataDir: dir, RetentionInterval: 20 * time.Millisecond})
-	defer b.Close()
-	c = client(t, b)
-	defer c.Close()
-
-	tp := parley.TopicPartition{Topic: "short"}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		bounds, err := c.Bounds(t.Context(), "short")
-		if err != nil {
-			t.Fatalf("bounds: %v", err)
-		}
-		if bounds[tp].Start == 5 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bounds after restart = %+v, want the log start at 5", bounds[tp])
-		}
-		time.Sleep(20 * time.Millisecond)
+// TestRestartAfterRetentionKeepsOffsets reproduces the case the embedded
+// mode's retention exists for: every record of a partition is older than
+// its retention, and the broker restarts. Offsets must go on from where
+// they were, whether the broker was closed or killed.
+func TestRestartAfterRetentionKeepsOffsets(t *testing.T) {
+	tests := []struct {
+		name string
+		// stop stops the broker and returns the folder to restart from.
+		stop func(t *testing.T, b *broker.Broker, dir string) string
+	}{
+		{"closed", func(t *testing.T, b *broker.Broker, dir string) string {
+			_ = b.Close()
+			return dir
+		}},
+		{"killed", func(t *testing.T, b *broker.Broker, dir string) string {
+			// A copy of the folder while the broker runs holds what a
+			// killed process leaves: the files as written, without the
+			// snapshot kfake writes on Close.
+			crashed := filepath.Join(t.TempDir(), "crashed")
+			if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
+				t.Fatalf("copy data folder: %v", err)
+			}
+			_ = b.Close()
+			return crashed
+		}},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			b := start(t, broker.Config{DataDir: dir})
+			c := client(t, b)
+			ensure(t, c, kafka.TopicSpec{
+				Name:       "short",
+				Partitions: 1,
+				Configs:    map[string]string{"retention.ms": "200"},
+			})
+			produce(t, c, "short", 5)
+			time.Sleep(300 * time.Millisecond)
+			if err := c.ApplyRetention(t.Context(), "short"); err != nil {
+				t.Fatalf("apply retention: %v", err)
+			}
+			if got := bounds(t, c); got != (parley.Bounds{Start: 4, End: 5}) {
+				t.Fatalf("bounds after retention = %+v, want 4..5", got)
+			}
+			c.Close()
+			dir = tt.stop(t, b, dir)
+
+			b = start(t, broker.Config{DataDir: dir})
+			defer b.Close()
+			c = client(t, b)
+			defer c.Close()
+			got := bounds(t, c)
+			t.Logf("bounds after restart: %+v", got)
+			if got.End != 5 || got.Start > 4 {
+				t.Fatalf("bounds after restart = %+v, want the end at 5, the start at 4 or below",
+					got)
+			}
+			r := &parley.Record{Topic: "short", Value: []byte("new")}
+			if err := c.Produce(t.Context(), r); err != nil {
+				t.Fatalf("produce: %v", err)
+			}
+			if r.Offset != 5 {
+				t.Fatalf("new record at offset %d, want 5", r.Offset)
+			}
+		})
+	}
+}
+
+// bounds returns the bounds of partition 0 of topic "short".
+func bounds(t *testing.T, c *kafka.Client) parley.Bounds {
+	t.Helper()
+	b, err := c.Bounds(t.Context(), "short")
+	if err != nil {
+		t.Fatalf("bounds: %v", err)
+	}
+	return b[parley.TopicPartition{Topic: "short"}]
 }
 
 func TestCloseIsIdempotent(t *testing.T) {

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestAdvertised(t *testing.T) {
@@ -58,4 +62,44 @@ func TestLoggerLevels(t *testing.T) {
 			t.Errorf("line %d = %q, want it to contain %q", i, lines[i], w)
 		}
 	}
+}
+
+// TestCleanerTimerNeverFires checks the log.cleaner.backoff.ms the broker
+// gives kfake, which would otherwise apply retention every hour and could
+// empty a partition.
+func TestCleanerTimerNeverFires(t *testing.T) {
+	b, err := Start(t.Context(), Config{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("start broker: %v", err)
+	}
+	defer b.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatalf("new client: %v", err)
+	}
+	defer cl.Close()
+
+	rcs, err := kadm.NewClient(cl).DescribeBrokerConfigs(t.Context())
+	if err != nil {
+		t.Fatalf("describe broker configs: %v", err)
+	}
+	c, err := rcs.On("", nil)
+	if err != nil {
+		t.Fatalf("broker configs: %v", err)
+	}
+	for _, cfg := range c.Configs {
+		if cfg.Key != "log.cleaner.backoff.ms" {
+			continue
+		}
+		ms, err := strconv.ParseInt(cfg.MaybeValue(), 10, 64)
+		if err != nil {
+			t.Fatalf("log.cleaner.backoff.ms = %q: %v", cfg.MaybeValue(), err)
+		}
+		// kfake multiplies it into a time.Duration.
+		if d := time.Duration(ms) * time.Millisecond; d < 5*365*24*time.Hour {
+			t.Fatalf("log.cleaner.backoff.ms = %d ms, %v as kfake reads it; want years", ms, d)
+		}
+		return
+	}
+	t.Fatalf("log.cleaner.backoff.ms not among the broker configs %v", c.Configs)
 }

@@ -3,8 +3,9 @@
 // (produce, replay, bounds) and adds what the nodes and the CLI need on top:
 // a live reader that tails topics from their end without a consumer group
 // (Tailer), a group consumer that commits only what its handler accepted
-// (Consume), and topic administration (EnsureTopics, DescribeTopics,
-// AlterTopic, ListTopics, CommitGroupOffsets).
+// (Consume), topic administration (EnsureTopics, DescribeTopics,
+// AlterTopic, ListTopics, CommitGroupOffsets), and retention for the
+// embedded broker (ApplyRetention).
 //
 // One Client holds one franz-go client that every producer and admin call
 // shares; Tailer and Consume each open a client of their own, because a
@@ -13,6 +14,17 @@
 //
 // The same code runs against the embedded broker (kfake) and a real
 // cluster. Where kfake differs, the doc of the function concerned says so.
+//
+// Retention differs most. A real cluster applies each topic's retention
+// itself, and its offsets never go back. kfake, restarted after retention
+// removed every record of a partition, numbers that partition from 0 again,
+// and Parley orders history and stream cursors by offset. So the embedded
+// broker applies no retention, and in embedded mode the server calls
+// ApplyRetention on a timer: it deletes records past retention.ms with
+// DeleteRecords but keeps the newest record of every partition, which
+// keeps the partition's high watermark across a restart. Consume still
+// detects a renumbered partition, which an outside tool can cause by
+// deleting every record of one.
 package kafka
 
 import (

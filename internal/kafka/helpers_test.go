@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"go.uber.org/goleak"
 
 	"github.com/parley-chat/parley/internal/broker"
@@ -29,15 +30,10 @@ func testLogger() *slog.Logger {
 }
 
 // startBroker starts an embedded broker on a free loopback port, keeping
-// its state in dir (in memory when dir is empty), and applying retention
-// every 20 ms.
+// its state in dir (in memory when dir is empty). It applies no retention.
 func startBroker(t *testing.T, dir string) *broker.Broker {
 	t.Helper()
-	b, err := broker.Start(t.Context(), broker.Config{
-		DataDir:           dir,
-		Listen:            "127.0.0.1:0",
-		RetentionInterval: 20 * time.Millisecond,
-	})
+	b, err := broker.Start(t.Context(), broker.Config{DataDir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}
@@ -126,6 +122,21 @@ func runBackground(t *testing.T, fn func(ctx context.Context) error) func() erro
 	}
 	t.Cleanup(func() { _ = stop() })
 	return stop
+}
+
+// deleteRecords moves the log start of tp to offset with DeleteRecords, as
+// an outside tool can.
+func deleteRecords(t *testing.T, c *Client, tp parley.TopicPartition, offset int64) {
+	t.Helper()
+	offs := make(kadm.Offsets)
+	offs.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: offset, LeaderEpoch: -1})
+	resps, err := c.admin.DeleteRecords(t.Context(), offs)
+	if err == nil {
+		err = resps.Error()
+	}
+	if err != nil {
+		t.Fatalf("delete records: %v", err)
+	}
 }
 
 func values(recs []*parley.Record) []string {

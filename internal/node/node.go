@@ -84,6 +84,7 @@ func New(cfg Config) *Service {
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
+	s.logger = s.logger.With("component", "node")
 	if s.now == nil {
 		s.now = time.Now
 	}

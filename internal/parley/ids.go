@@ -106,6 +106,9 @@ func CheckBody(body string) error {
 		return Errorf(ErrTooLarge, "body_too_large", "body is %d bytes; the limit is %d", len(body), MaxBodyBytes)
 	case !utf8.ValidString(body):
 		return Errorf(ErrInvalid, "invalid_utf8", "body is not valid UTF-8")
+	case strings.IndexByte(body, 0) >= 0:
+		// PostgreSQL's text cannot hold NUL, and no person types one.
+		return Errorf(ErrInvalid, "invalid_body", "body contains a NUL character")
 	case strings.TrimSpace(body) == "":
 		return Errorf(ErrInvalid, "empty_body", "body is empty")
 	}

@@ -395,6 +395,8 @@ func (n *Notification) check(r *Record) error {
 		return deadf("invalid_envelope", "kind or collapse_key too long")
 	case len(n.ID) > MaxNotificationIDLen:
 		return deadf("invalid_envelope", "id longer than %d bytes", MaxNotificationIDLen)
+	case strings.ContainsRune(n.Title+n.Body+n.Kind+n.CollapseKey+n.ID, 0):
+		return deadf("invalid_body", "notification contains a NUL character")
 	}
 	for _, u := range n.To {
 		if !ValidUserID(u) {
