@@ -64,7 +64,7 @@ func TestGoLiveDropsWhatTheReplayCovered(t *testing.T) {
 	if err := s.Push(context.Background(), del("t", 0, 4)); err != nil {
 		t.Fatal(err)
 	}
-	s.GoLive(map[parley.TopicPartition]int64{{"t", 0}: 5})
+	s.GoLive(map[parley.TopicPartition]int64{{Topic: "t", Partition: 0}: 5})
 
 	var got []int64
 	for _, d := range next(t, s) {

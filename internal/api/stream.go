@@ -1,0 +1,158 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley/internal/hub"
+	"github.com/parley-chat/parley/internal/parley"
+)
+
+// Batching of events: one Next call takes at most maxBatchEvents, and a
+// WebSocket frame or SSE flush stops growing once it passes maxBatchBytes.
+// Batches make fan-out cheap: a busy connection costs one write per batch
+// rather than one per event.
+const (
+	maxBatchEvents = 64
+	maxBatchBytes  = 64 << 10
+)
+
+// writeTimeout bounds every write to a client. A client that does not read
+// for that long is dropped: its write blocked, so it is not reading.
+const writeTimeout = 10 * time.Second
+
+// subscribeTimeout bounds the wait for a subscription while the node's
+// live reader has not started.
+const subscribeTimeout = 10 * time.Second
+
+// Reasons a connection was dropped, the label of
+// parley_connections_dropped_total.
+const (
+	dropSlowConsumer = "slow_consumer"
+	dropShutdown     = "shutdown"
+	dropReplayFailed = "replay_failed"
+	dropTokenExpired = "token_expired"
+	dropWriteFailed  = "write_failed"
+)
+
+var (
+	errNotLive = parley.Errorf(parley.ErrUnavailable, "not_ready",
+		"the live reader has not started yet")
+	errShutdown = errors.New("server shutting down")
+)
+
+// stream is one subscription and the context its replay runs under.
+type stream struct {
+	sub    *hub.Subscription
+	cancel context.CancelFunc
+}
+
+// close ends the subscription and its replay.
+func (st *stream) close() {
+	if st == nil {
+		return
+	}
+	st.sub.Close()
+	st.cancel()
+}
+
+// subscribe opens the user's live stream from the cursor (nil: from now).
+// It waits at most subscribeTimeout for the node's live reader to start.
+// The replay runs until ctx ends or the stream is closed.
+func (s *Server) subscribe(ctx context.Context, user string, from parley.StreamCursor) (
+	*stream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(subscribeTimeout, cancel)
+	sub, err := s.svc.Subscribe(ctx, user, from)
+	if !timer.Stop() {
+		// The timer cancelled ctx: the replay, if any, is cut short.
+		if err == nil {
+			sub.Close()
+		}
+		cancel()
+		return nil, errNotLive
+	}
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &stream{sub: sub, cancel: cancel}, nil
+}
+
+// connContext returns a context for a live connection that ends with the
+// request or with Shutdown, whose cause is then errShutdown.
+func (s *Server) connContext(parent context.Context) (context.Context, context.CancelCauseFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	stop := context.AfterFunc(s.base, func() { cancel(errShutdown) })
+	return ctx, func(cause error) {
+		stop()
+		cancel(cause)
+	}
+}
+
+// batches splits deliveries into frames of at most maxBatchBytes (or one
+// delivery when it is larger), joined by '\n'.
+func batches(ds []*hub.Delivery, fn func(frame []byte) error) error {
+	var buf []byte
+	for _, d := range ds {
+		if len(buf) > 0 && len(buf)+1+len(d.Data) > maxBatchBytes {
+			if err := fn(buf); err != nil {
+				return err
+			}
+			buf = nil
+		}
+		if len(buf) > 0 {
+			buf = append(buf, '\n')
+		}
+		buf = append(buf, d.Data...)
+	}
+	if len(buf) == 0 {
+		return nil
+	}
+	return fn(buf)
+}
+
+// waker lets one goroutine interrupt another's wait on a context: the
+// write loop waits for events under a context from wait, and wake cancels
+// it, or the next one when the loop is not waiting.
+type waker struct {
+	// mu guards cancel and pending.
+	mu      sync.Mutex
+	cancel  context.CancelFunc // of the wait in progress; nil between waits
+	pending bool               // a wake came between waits
+}
+
+// wait returns a context that wake cancels; call done when the wait is
+// over.
+func (k *waker) wait(parent context.Context, deadline time.Time) (
+	ctx context.Context, done func()) {
+	ctx, cancel := context.WithDeadline(parent, deadline)
+	k.mu.Lock()
+	if k.pending {
+		k.pending = false
+		cancel()
+	} else {
+		k.cancel = cancel
+	}
+	k.mu.Unlock()
+	return ctx, func() {
+		k.mu.Lock()
+		k.cancel = nil
+		k.mu.Unlock()
+		cancel()
+	}
+}
+
+// wake interrupts the wait in progress, or the next one.
+func (k *waker) wake() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cancel != nil {
+		k.cancel()
+		k.cancel = nil
+		return
+	}
+	k.pending = true
+}
