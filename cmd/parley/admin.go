@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/parley-chat/parley/internal/api"
@@ -19,14 +20,24 @@ type topicAdmin struct {
 	topics parley.Topics
 }
 
-func (a topicAdmin) names() []string {
+// names returns Parley's topics: the fixed ones and the dedicated group
+// topics.
+func (a topicAdmin) names(ctx context.Context) ([]string, error) {
 	t := a.topics
-	return []string{t.DeadLetters, t.DirectMessages, t.GroupMessages, t.Notifications}
+	dedicated, err := a.kafka.ListTopics(ctx, t.GroupPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{t.DeadLetters, t.DirectMessages, t.GroupMessages, t.Notifications}, dedicated...), nil
 }
 
 // Topics describes Parley's topics.
 func (a topicAdmin) Topics(ctx context.Context) ([]api.TopicInfo, error) {
-	infos, err := a.kafka.DescribeTopics(ctx, a.names()...)
+	names, err := a.names(ctx)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := a.kafka.DescribeTopics(ctx, names...)
 	if err != nil {
 		return nil, err
 	}
@@ -51,11 +62,11 @@ func (a topicAdmin) Topics(ctx context.Context) ([]api.TopicInfo, error) {
 
 // UpdateTopic changes a topic's retention or grows its partitions.
 func (a topicAdmin) UpdateTopic(ctx context.Context, name string, u api.TopicUpdate) error {
-	known := false
-	for _, n := range a.names() {
-		known = known || n == name
+	names, err := a.names(ctx)
+	if err != nil {
+		return err
 	}
-	if !known {
+	if !slices.Contains(names, name) {
 		return parley.Errorf(parley.ErrNotFound, "topic_not_found", "%q is not one of Parley's topics", name)
 	}
 	var configs map[string]string
@@ -66,7 +77,7 @@ func (a topicAdmin) UpdateTopic(ctx context.Context, name string, u api.TopicUpd
 	if u.Partitions != nil {
 		partitions = *u.Partitions
 	}
-	err := a.kafka.AlterTopic(ctx, name, configs, partitions)
+	err = a.kafka.AlterTopic(ctx, name, configs, partitions)
 	if errors.Is(err, parley.ErrInvalid) {
 		return parley.Errorf(parley.ErrInvalid, "invalid_topic_change", "%v", err)
 	}

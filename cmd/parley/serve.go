@@ -142,7 +142,7 @@ func (s *server) open(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.svc = node.New(node.Config{
 		Store: s.store, Log: s.kafka, Topics: s.cfg.Topics, DefaultStrategy: s.cfg.GroupStrategy,
-		Registerer: reg, Logger: s.logger,
+		Registerer: reg, Logger: s.logger, CreateTopic: s.createGroupTopic,
 	})
 	s.api, err = api.New(api.Config{
 		Service: s.svc, Secret: []byte(s.cfg.JWTSecret), APIKey: s.cfg.APIKey, TokenTTL: s.cfg.TokenTTL,
@@ -216,12 +216,7 @@ func (s *server) runKafkaSide(ctx context.Context) {
 	if s.broker != nil {
 		wg.Go(func() { s.applyRetention(ctx) })
 	}
-	wg.Go(func() {
-		s.loop(ctx, "live reader", func() error {
-			return s.kafka.Tail(ctx, s.svc.TailTopics(), s.svc.DispatchStart,
-				func(r *parley.Record) { s.svc.Dispatch(ctx, r) })
-		})
-	})
+	wg.Go(func() { s.loop(ctx, "live reader", func() error { return s.tail(ctx) }) })
 	if !s.cfg.Archiver {
 		s.logger.Info("archiver and notification processor disabled on this node")
 		wg.Wait()
@@ -241,6 +236,28 @@ func (s *server) runKafkaSide(ctx context.Context) {
 	wg.Wait()
 }
 
+// tail runs the live reader over the message topics, the notifications
+// topic and every dedicated group topic; groups that move to a topic of
+// their own later are added by the dispatcher.
+func (s *server) tail(ctx context.Context) error {
+	dedicated, err := s.kafka.ListTopics(ctx, s.svc.Topics().GroupPrefix)
+	if err != nil {
+		return fmt.Errorf("list group topics: %w", err)
+	}
+	t := s.kafka.NewTailer(append(s.svc.TailTopics(), dedicated...), s.svc.DispatchStart,
+		func(r *parley.Record) { s.svc.Dispatch(ctx, r) })
+	s.svc.SetTailAdder(func(ctx context.Context, topic string) error { return t.Add(ctx, topic) })
+	return t.Run(ctx)
+}
+
+// createGroupTopic creates a group's dedicated topic.
+func (s *server) createGroupTopic(ctx context.Context, name string) error {
+	return s.kafka.EnsureTopics(ctx, []kafka.TopicSpec{{
+		Name: name, Partitions: int32(s.cfg.DedicatedPartitions), ReplicationFactor: int16(s.cfg.Replication),
+		Configs: map[string]string{"retention.ms": strconv.FormatInt(s.cfg.MessageRetention.Milliseconds(), 10)},
+	}})
+}
+
 // applyRetention enforces the topics' retention on the embedded broker
 // every --retention-interval. kfake's own retention could empty a
 // partition, and after a restart kfake would number it from 0 again, under
@@ -249,12 +266,15 @@ func (s *server) runKafkaSide(ctx context.Context) {
 func (s *server) applyRetention(ctx context.Context) {
 	t := time.NewTicker(s.cfg.RetentionInterval)
 	defer t.Stop()
-	topics := s.topicNames()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		topics := s.topicNames()
+		if dedicated, err := s.kafka.ListTopics(ctx, s.svc.Topics().GroupPrefix); err == nil {
+			topics = append(topics, dedicated...)
 		}
 		if err := s.kafka.ApplyRetention(ctx, topics...); err != nil && ctx.Err() == nil {
 			s.logger.Warn("apply retention", "err", err)

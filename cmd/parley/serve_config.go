@@ -31,16 +31,17 @@ type serveConfig struct {
 	LogLevel    string
 	LogFormat   string
 
-	Topics            parley.Topics
-	GroupStrategy     string
-	DMPartitions      int
-	GroupPartitions   int
-	NotifyPartitions  int
-	Replication       int
-	MessageRetention  time.Duration
-	NotifyRetention   time.Duration
-	DeadRetention     time.Duration
-	RetentionInterval time.Duration
+	Topics              parley.Topics
+	GroupStrategy       string
+	DMPartitions        int
+	GroupPartitions     int
+	NotifyPartitions    int
+	DedicatedPartitions int
+	Replication         int
+	MessageRetention    time.Duration
+	NotifyRetention     time.Duration
+	DeadRetention       time.Duration
+	RetentionInterval   time.Duration
 
 	KafkaTLS        bool
 	KafkaTLSCA      string
@@ -77,6 +78,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.DMPartitions, "dm-partitions", 6, "partitions of the DM topic when Parley creates it")
 	fs.IntVar(&c.GroupPartitions, "group-partitions", 6, "partitions of the group topic when Parley creates it")
 	fs.IntVar(&c.NotifyPartitions, "notification-partitions", 3, "partitions of the notifications topic when Parley creates it")
+	fs.IntVar(&c.DedicatedPartitions, "dedicated-partitions", 1,
+		"partitions of a group's dedicated topic (a group's entries all go to one partition)")
 	fs.IntVar(&c.Replication, "replication-factor", -1, "replication factor of created topics; -1 = the cluster's default")
 	fs.DurationVar(&c.MessageRetention, "message-retention", 7*24*time.Hour,
 		"Kafka retention of message topics (history stays in the store)")
@@ -103,7 +106,7 @@ func (c *serveConfig) check() error {
 	switch {
 	case c.GroupStrategy != parley.StrategyShared && c.GroupStrategy != parley.StrategyDedicated:
 		return usageError{fmt.Sprintf("--group-strategy must be shared or dedicated, not %q", c.GroupStrategy)}
-	case c.DMPartitions < 1 || c.GroupPartitions < 1 || c.NotifyPartitions < 1:
+	case c.DMPartitions < 1 || c.GroupPartitions < 1 || c.NotifyPartitions < 1 || c.DedicatedPartitions < 1:
 		return usageError{"partition counts must be at least 1"}
 	case c.TokenTTL <= 0:
 		return usageError{"--token-ttl must be positive"}

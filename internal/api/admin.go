@@ -111,3 +111,23 @@ func (s *Server) findTopic(ctx context.Context, name string) (TopicInfo, error) 
 	}
 	return TopicInfo{}, parley.Errorf(parley.ErrNotFound, "topic_not_found", "no topic %q", name)
 }
+
+// moveGroup moves a group from the shared topic to a topic of its own. It
+// answers once the move is done, which takes the producer's delivery
+// timeout (about 11 seconds): see node.Service.MoveGroup.
+func (s *Server) moveGroup(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Strategy string `json:"strategy"`
+	}
+	if err := readJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if in.Strategy != parley.StrategyDedicated {
+		s.writeError(w, r, parley.Errorf(parley.ErrInvalid, "invalid_strategy",
+			"a group can only move to the %q strategy", parley.StrategyDedicated))
+		return
+	}
+	g, err := s.svc.MoveGroup(r.Context(), r.PathValue("id"))
+	s.writeResult(w, r, http.StatusOK, g, err)
+}

@@ -37,6 +37,7 @@ func (s *Server) routes(ui http.Handler) {
 
 	s.handle("GET /v1/admin/topics", s.server(s.topics))
 	s.handle("PATCH /v1/admin/topics/{name}", s.server(s.updateTopic))
+	s.handle("POST /v1/admin/groups/{id}/move", s.server(s.moveGroup))
 
 	s.handleStream("GET /v1/ws", s.serveWS)
 	s.handleStream("GET /v1/events", s.serveSSE)

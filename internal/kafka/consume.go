@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,10 @@ const (
 // waiting from one second up to thirty between attempts, and never skips
 // them. It returns nil once ctx is done, and an error only when it cannot
 // start.
+//
+// A topic that starts with "^" is a regular expression (then every topic
+// is): topics created later that match it join the subscription within
+// seconds.
 //
 // A group without committed offsets starts at the log start. So does a
 // partition whose log was renumbered since the group committed: the
@@ -97,6 +102,11 @@ func (g *groupConsumer) open(topics []string) (*kgo.Client, error) {
 	opts, err := g.c.cfg.baseOpts()
 	if err != nil {
 		return nil, err
+	}
+	if slices.ContainsFunc(topics, func(t string) bool { return strings.HasPrefix(t, "^") }) {
+		// Patterns: topics created later (a group's dedicated topic) join
+		// the group's subscription at the next metadata refresh.
+		opts = append(opts, kgo.ConsumeRegex(), kgo.MetadataMaxAge(5*time.Second))
 	}
 	opts = append(opts,
 		kgo.ConsumerGroup(g.group),

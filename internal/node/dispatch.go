@@ -82,6 +82,9 @@ func (d *dispatcher) snapshot() parley.StreamCursor {
 func (d *dispatcher) handle(ctx context.Context, rec *parley.Record) {
 	d.s.metrics.dispatched.WithLabelValues(rec.Topic).Inc()
 	dec, err := d.s.codec.Decode(rec)
+	if err == nil && dec.Topic != nil {
+		d.follow(ctx, dec.Topic)
+	}
 	var users []string
 	all := false
 	if err == nil && !d.duplicate(dec) {
@@ -109,6 +112,21 @@ func (d *dispatcher) handle(ctx context.Context, rec *parley.Record) {
 		d.s.hub.Publish(users, del)
 	}
 	d.s.metrics.deliveries.Inc()
+}
+
+// follow starts tailing a group's dedicated topic. The topic record comes
+// after the group's last entry on the shared topic, so nothing of the
+// group is dispatched out of order.
+func (d *dispatcher) follow(ctx context.Context, tc *parley.TopicChange) {
+	if d.s.tailAdd == nil {
+		return
+	}
+	if err := d.s.tailAdd(ctx, tc.Topic); err != nil {
+		d.s.logger.Error("cannot tail a group's topic; its live events stop here",
+			"group", tc.Group, "topic", tc.Topic, "err", err)
+		return
+	}
+	d.s.logger.Debug("tailing a group's topic", "group", tc.Group, "topic", tc.Topic)
 }
 
 // duplicate reports whether a message with a client ID was seen before:

@@ -44,12 +44,24 @@ func (s *Service) CreateGroup(ctx context.Context, owner string, in NewGroup) (p
 		members = append(members, parley.Member{User: u, Role: parley.RoleMember, JoinedAt: g.CreatedAt})
 	}
 
+	if g.Strategy == parley.StrategyDedicated {
+		if err := s.createTopic(ctx, s.codec.Topics.Dedicated(g.ID)); err != nil {
+			return parley.Group{}, nil, fmt.Errorf("create group topic: %w", err)
+		}
+	}
 	if err := s.store.CreateGroup(ctx, g, members); err != nil {
 		if errors.Is(err, parley.ErrConflict) {
 			return parley.Group{}, nil, parley.Errorf(parley.ErrConflict, "group_exists",
 				"a group %q exists", g.ID)
 		}
 		return parley.Group{}, nil, fmt.Errorf("create group: %w", err)
+	}
+	if g.Strategy == parley.StrategyDedicated {
+		// Every node's dispatcher starts tailing the new topic on this
+		// record, before the first entry there.
+		if err := s.log.Produce(ctx, s.codec.TopicRecord(g.ID)); err != nil {
+			return parley.Group{}, nil, fmt.Errorf("produce topic record: %w", err)
+		}
 	}
 	events := make([]*parley.Message, len(members))
 	for i, m := range members {
@@ -84,11 +96,9 @@ func (s *Service) checkNewGroup(in NewGroup) (parley.Group, error) {
 		return g, parley.Errorf(parley.ErrInvalid, "invalid_strategy",
 			"strategy must be %q or %q", parley.StrategyShared, parley.StrategyDedicated)
 	}
-	if g.Strategy == parley.StrategyDedicated {
-		// TODO: dedicated group topics need the topic created and tailed at
-		// run time; until then groups use the shared topic.
+	if g.Strategy == parley.StrategyDedicated && s.createTopic == nil {
 		return g, parley.Errorf(parley.ErrInvalid, "strategy_unsupported",
-			"the dedicated strategy is not available on this server yet")
+			"this server cannot create topics for dedicated groups")
 	}
 	return g, nil
 }
@@ -234,7 +244,11 @@ func (s *Service) memberOf(ctx context.Context, user, groupID string) (parley.Gr
 // was changed first, so a node that sees the event and reloads the members
 // sees the change.
 func (s *Service) memberEvent(ctx context.Context, g parley.Group, by, user, action, role string) error {
-	return s.produceEntries(ctx, g.Strategy, s.newMemberEvent(g, by, user, action, role))
+	strategy, err := s.settled(ctx, g)
+	if err != nil {
+		return err
+	}
+	return s.produceEntries(ctx, strategy, s.newMemberEvent(g, by, user, action, role))
 }
 
 func (s *Service) newMemberEvent(g parley.Group, by, user, action, role string) *parley.Message {

@@ -96,5 +96,5 @@ func (s *Service) access(ctx context.Context, user, conv string) (string, error)
 	if err != nil {
 		return "", notFound
 	}
-	return g.Strategy, nil
+	return s.settled(ctx, g)
 }

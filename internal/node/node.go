@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"regexp"
 	"sync"
 	"time"
 
@@ -40,6 +41,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// CreateTopic creates dedicated group topics; nil refuses the dedicated
+	// strategy.
+	CreateTopic TopicCreator
+	// MoveGrace is how long a group move waits for sends that read the old
+	// strategy; it must exceed the producer's delivery timeout. Zero means
+	// 11 seconds.
+	MoveGrace time.Duration
 }
 
 // Service is one node's logic. Its methods are safe for concurrent use.
@@ -53,8 +61,11 @@ type Service struct {
 	strategy string
 	metrics  *metrics
 
-	dispatch *dispatcher
-	sends    *sendCache
+	dispatch    *dispatcher
+	sends       *sendCache
+	createTopic TopicCreator
+	moveGrace   time.Duration
+	tailAdd     TailAdder
 
 	// wg tracks the replay goroutines of subscriptions.
 	wg sync.WaitGroup
@@ -77,6 +88,12 @@ func New(cfg Config) *Service {
 		strategy: cfg.DefaultStrategy,
 		sends:    newSendCache(100_000, 10*time.Minute),
 		closing:  make(chan struct{}),
+
+		createTopic: cfg.CreateTopic,
+		moveGrace:   cfg.MoveGrace,
+	}
+	if s.moveGrace <= 0 {
+		s.moveGrace = 11 * time.Second
 	}
 	if s.hub == nil {
 		s.hub = hub.New(hub.Limits{})
@@ -110,10 +127,13 @@ func (s *Service) TailTopics() []string {
 	return []string{t.DirectMessages, t.GroupMessages, t.Notifications}
 }
 
-// ArchiveTopics returns the topics the archiver's consumer group reads.
+// ArchiveTopics returns the topics the archiver's consumer group reads, as
+// regular expressions: the message topics and every dedicated group topic,
+// also those created later.
 func (s *Service) ArchiveTopics() []string {
 	t := s.codec.Topics
-	return []string{t.DirectMessages, t.GroupMessages}
+	return []string{"^" + regexp.QuoteMeta(t.DirectMessages) + "$",
+		"^" + regexp.QuoteMeta(t.GroupMessages) + "$", "^" + regexp.QuoteMeta(t.GroupPrefix) + ".+"}
 }
 
 // NotifyTopics returns the topics the notification processor reads.

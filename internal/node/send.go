@@ -38,7 +38,11 @@ func (s *Service) SendGroup(ctx context.Context, from, groupID string, in SendIn
 	if err != nil {
 		return parley.Message{}, err
 	}
-	return s.send(ctx, parley.GroupConversation(groupID), g.Strategy, from, in)
+	strategy, err := s.settled(ctx, g)
+	if err != nil {
+		return parley.Message{}, err
+	}
+	return s.send(ctx, parley.GroupConversation(groupID), strategy, from, in)
 }
 
 func checkSend(in SendInput) error {

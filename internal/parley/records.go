@@ -20,6 +20,8 @@ import (
 //	message  a user's message            key: conversation (DM) or group ID
 //	member   a group membership change   key: group ID
 //	read     a read cursor moved         key: as for message
+//	topic    a group's entries continue  key: group ID, on the shared
+//	         on its dedicated topic           group topic only
 //
 // The notifications topic carries what any producer writes (plain text or a
 // JSON envelope, see ParseNotification) plus Parley's own read marks, which
@@ -33,6 +35,7 @@ const (
 	RecordMessage = "message"
 	RecordMember  = "member"
 	RecordRead    = "read"
+	RecordTopic   = "topic"
 )
 
 // Dead-letter headers: why a record was refused and where it came from.
@@ -68,6 +71,8 @@ type wireEntry struct {
 	ClientID     string        `json:"client_id,omitempty"`
 	SentAt       time.Time     `json:"sent_at,omitzero"`
 	Member       *MemberChange `json:"member,omitempty"`
+	// Topic records.
+	Topic string `json:"topic,omitempty"`
 	// Read records.
 	User   string    `json:"user,omitempty"`
 	Cursor string    `json:"cursor,omitempty"`
@@ -79,6 +84,16 @@ type Decoded struct {
 	Message      *Message      // TypeMessage or TypeMember entries
 	Read         *ReadMark     // a conversation or notification read mark
 	Notification *Notification // a notification
+	Topic        *TopicChange  // a group moved to its dedicated topic
+}
+
+// TopicChange says that a group's entries continue on another topic. It is
+// written to the shared group topic, keyed by the group, after the last
+// entry the group has there, so a reader that meets it has read everything
+// before it and can start reading the new topic.
+type TopicChange struct {
+	Group string
+	Topic string
 }
 
 // DeadLetterError says why a record cannot be understood. Records that fail
@@ -123,6 +138,17 @@ func (c Codec) EntryRecord(m *Message, strategy string) *Record {
 	return &Record{
 		Topic: topic, Key: []byte(key), Value: v,
 		Headers: []Header{{HeaderType, []byte(m.Type)}},
+	}
+}
+
+// TopicRecord encodes the move of a group to its dedicated topic, for the
+// shared group topic.
+func (c Codec) TopicRecord(groupID string) *Record {
+	v, _ := json.Marshal(wireEntry{Type: RecordTopic, Conversation: GroupConversation(groupID),
+		Topic: c.Topics.Dedicated(groupID)})
+	return &Record{
+		Topic: c.Topics.GroupMessages, Key: []byte(groupID), Value: v,
+		Headers: []Header{{HeaderType, []byte(RecordTopic)}},
 	}
 }
 
@@ -202,6 +228,11 @@ func (c Codec) decodeEntry(r *Record, epoch int, kind string) (Decoded, error) {
 	switch w.Type {
 	case RecordMessage, RecordMember:
 		return c.decodeMessage(r, &w, seq, ids)
+	case RecordTopic:
+		if epoch != EpochShared || w.Topic != c.Topics.Dedicated(ids[0]) {
+			return Decoded{}, deadf("invalid_topic", "topic record for %s names %q", w.Conversation, w.Topic)
+		}
+		return Decoded{Topic: &TopicChange{Group: ids[0], Topic: w.Topic}}, nil
 	case RecordRead:
 		s, err := ParseSeq(w.Cursor)
 		if err != nil || !ValidUserID(w.User) {

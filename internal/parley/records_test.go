@@ -39,7 +39,7 @@ func TestParseNotification(t *testing.T) {
 			to: []string{"bob"}, title: "Hi", body: "there", priority: "normal", id: "k1"},
 		{name: "envelope to many overrides key", key: "zed",
 			value: `{"to":["a","b"],"body":"x","priority":"high"}`,
-			to: []string{"a", "b"}, body: "x", priority: "high"},
+			to:    []string{"a", "b"}, body: "x", priority: "high"},
 		{name: "envelope without to takes the key", key: "carol", value: `{"title":"t"}`,
 			to: []string{"carol"}, title: "t", priority: "normal"},
 		{name: "star goes to everyone", key: "carol", value: `{"to":"*","body":"all"}`,

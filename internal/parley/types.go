@@ -91,6 +91,9 @@ const (
 const (
 	StrategyShared    = "shared"    // one topic for all groups, keyed by group id
 	StrategyDedicated = "dedicated" // a topic of its own, "group.<id>"
+	// StrategyMoving marks a group on its way from the shared topic to its
+	// own: sends wait until the move is done.
+	StrategyMoving = "moving"
 )
 
 // Group is a group chat.
