@@ -211,6 +211,9 @@ func (s *server) runKafkaSide(ctx context.Context) {
 	if !s.retry(ctx, "check archived offsets", func() error { return s.svc.RepairArchivedOffsets(ctx) }) {
 		return
 	}
+	if !s.retry(ctx, "load seq generation", func() error { return s.svc.LoadSeqGeneration(ctx) }) {
+		return
+	}
 
 	var wg sync.WaitGroup
 	if s.broker != nil {

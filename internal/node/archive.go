@@ -25,10 +25,13 @@ func (s *Service) Archive(ctx context.Context, recs []*parley.Record) error {
 		if off := r.Offset + 1; off > b.Offsets[r.TP()] {
 			b.Offsets[r.TP()] = off
 		}
-		dec, err := s.codec.Decode(r)
-		if err != nil {
+		dec, err := s.decode(ctx, r, true)
+		var d *parley.DeadLetterError
+		if errors.As(err, &d) {
 			dead = append(dead, s.deadLetter(r, err, now))
 			continue
+		} else if err != nil {
+			return err
 		}
 		switch {
 		case dec.Message != nil:

@@ -81,7 +81,7 @@ func (d *dispatcher) snapshot() parley.StreamCursor {
 
 func (d *dispatcher) handle(ctx context.Context, rec *parley.Record) {
 	d.s.metrics.dispatched.WithLabelValues(rec.Topic).Inc()
-	dec, err := d.s.codec.Decode(rec)
+	dec, err := d.s.decode(ctx, rec, false)
 	if err == nil && dec.Topic != nil {
 		d.follow(ctx, dec.Topic)
 	}

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,6 +67,10 @@ type Service struct {
 	createTopic TopicCreator
 	moveGrace   time.Duration
 	tailAdd     TailAdder
+
+	// gen is the Seq generation once genLoaded; see generation.go.
+	gen       atomic.Int64
+	genLoaded atomic.Bool
 
 	// wg tracks the replay goroutines of subscriptions.
 	wg sync.WaitGroup

@@ -89,6 +89,10 @@ func (s *Service) send(ctx context.Context, conv, strategy, from string, in Send
 // produceEntries writes entries of one conversation, in order, and sets
 // their positions once Kafka acknowledged all of them.
 func (s *Service) produceEntries(ctx context.Context, strategy string, ms ...*parley.Message) error {
+	gen, err := s.generation(ctx)
+	if err != nil {
+		return err
+	}
 	recs := make([]*parley.Record, len(ms))
 	for i, m := range ms {
 		recs[i] = s.codec.EntryRecord(m, strategy)
@@ -106,7 +110,7 @@ func (s *Service) produceEntries(ctx context.Context, strategy string, ms ...*pa
 	for i, m := range ms {
 		s.metrics.produced.WithLabelValues(m.Type).Inc()
 		m.Pos = recs[i].Pos()
-		m.Seq = parley.SeqOf(epoch, recs[i].Offset)
+		m.Seq = parley.WithGeneration(parley.SeqOf(epoch, recs[i].Offset), gen)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -129,9 +130,12 @@ func (r *replayer) partition(ctx context.Context, tp parley.TopicPartition, star
 		return nil
 	}
 	return r.s.log.Replay(ctx, tp, from, end, func(rec *parley.Record) error {
-		dec, err := r.s.codec.Decode(rec)
-		if err != nil || !r.visible(ctx, dec) {
+		dec, err := r.s.decode(ctx, rec, true)
+		var d *parley.DeadLetterError
+		if errors.As(err, &d) || err == nil && !r.visible(ctx, dec) {
 			return nil
+		} else if err != nil {
+			return err
 		}
 		return r.push(ctx, dec, rec.Pos())
 	})

@@ -8,12 +8,30 @@ import (
 	"strconv"
 )
 
-// A conversation's entries are ordered by their Seq. A group first lives on
-// the shared topic and may later move to a topic of its own; the epoch keeps
-// the order across that move: Seq = epoch<<48 | (offset+1). The +1 keeps
-// zero free to mean "no cursor". Offsets stay far below 2^48 (a partition
-// taking a million records a second needs nine years to get there).
-const seqEpochShift = 48
+// A conversation's entries are ordered by their Seq:
+//
+//	Seq = generation<<50 | epoch<<48 | (offset+1)
+//
+// A group first lives on the shared topic and may later move to a topic of
+// its own; the epoch keeps the order across that move. The generation keeps
+// it across a move of the whole deployment to another Kafka cluster, whose
+// offsets start at 0 again: `parley migrate` raises it in the store it
+// copies history into. The +1 keeps zero free to mean "no cursor". Offsets
+// stay far below 2^48 (a partition taking a million records a second needs
+// nine years to get there).
+const (
+	seqEpochShift      = 48
+	seqGenerationShift = 50
+)
+
+// MaxSeqGeneration is the highest generation a Seq can carry.
+const MaxSeqGeneration = 1<<(63-seqGenerationShift) - 1
+
+// WithGeneration returns seq in generation g.
+func WithGeneration(seq int64, g int) int64 { return int64(g)<<seqGenerationShift | seq }
+
+// GenerationOf returns the generation of a Seq.
+func GenerationOf(seq int64) int { return int(seq >> seqGenerationShift) }
 
 // Epochs of a conversation's topic.
 const (
@@ -21,7 +39,8 @@ const (
 	EpochDedicated = 1 // group.<id>
 )
 
-// SeqOf returns the Seq of the record at offset in a topic of the epoch.
+// SeqOf returns the Seq, in generation 0, of the record at offset in a
+// topic of the epoch.
 func SeqOf(epoch int, offset int64) int64 { return int64(epoch)<<seqEpochShift | (offset + 1) }
 
 // FormatSeq renders a Seq as the opaque cursor clients see.

@@ -100,6 +100,14 @@ type Store interface {
 	// included: the caller filters). Used to resume a stream.
 	UserEntries(ctx context.Context, user string, tp TopicPartition, from, to int64) ([]Entry, error)
 
+	// SeqGeneration returns the Seq generation (see SeqOf), 0 for a store
+	// that never changed it.
+	SeqGeneration(ctx context.Context) (int, error)
+	// SetSeqGeneration raises the Seq generation; a lower value changes
+	// nothing. `parley migrate` raises it when it copies history to a store
+	// used with another Kafka cluster.
+	SetSeqGeneration(ctx context.Context, g int) error
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

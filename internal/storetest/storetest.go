@@ -59,10 +59,30 @@ func Run(t *testing.T, open func(t *testing.T) parley.Store) {
 		{"NotificationReads", testNotificationReads},
 		{"UserEntries", testUserEntries},
 		{"Ping", testPing},
+		{"SeqGeneration", testSeqGeneration},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) { s.run(t, open) })
 	}
+}
+
+func testSeqGeneration(t *testing.T, open Opener) {
+	t.Run("starts at zero and only rises", func(t *testing.T) {
+		st := open(t)
+		ctx := t.Context()
+		want := func(g int) {
+			t.Helper()
+			got, err := st.SeqGeneration(ctx)
+			if err != nil || got != g {
+				t.Fatalf("SeqGeneration = %d, %v; want %d", got, err, g)
+			}
+		}
+		want(0)
+		must(t, "SetSeqGeneration", st.SetSeqGeneration(ctx, 3))
+		want(3)
+		must(t, "SetSeqGeneration", st.SetSeqGeneration(ctx, 2))
+		want(3)
+	})
 }
 
 func testPing(t *testing.T, open Opener) {
