@@ -220,7 +220,7 @@ class App {
     for (const c of res.conversations || []) {
       seen.add(c.id);
       const old = this.convs.get(c.id) || {};
-      const conv = { ...old, ...normalize(c, this.me.id), removed: false };
+      const conv = { ...old, ...normalize(c, this.me.id), removed: !!old.removed };
       // Keep the newer of the two last messages: a live one may have
       // arrived after the server built this answer.
       if (old.last && (!conv.last || cmpCursor(conv.last.cursor, old.last.cursor) < 0)) conv.last = old.last;
