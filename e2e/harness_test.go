@@ -334,6 +334,9 @@ type WS struct {
 	paused   bool
 	// Last is the stream cursor of the newest event received.
 	Last string
+	// skipped holds events NextOfType and Messages passed over, by type:
+	// "ready" may come before or after live messages.
+	skipped map[string][]Event
 }
 
 // DialWS connects the user's WebSocket; query is added to the URL.
@@ -429,27 +432,46 @@ func (w *WS) Next(timeout time.Duration) Event {
 	return Event{}
 }
 
-// NextOfType skips events until one of the type arrives.
+// NextOfType returns the next event of the type, also one passed over
+// earlier, skipping others.
 func (w *WS) NextOfType(typ string, timeout time.Duration) Event {
 	w.t.Helper()
+	if q := w.skipped[typ]; len(q) > 0 {
+		w.skipped[typ] = q[1:]
+		return q[0]
+	}
 	deadline := time.Now().Add(timeout)
 	for {
 		e := w.Next(time.Until(deadline))
 		if e.Type == typ {
 			return e
 		}
+		w.skip(e)
 	}
+}
+
+func (w *WS) skip(e Event) {
+	if w.skipped == nil {
+		w.skipped = map[string][]Event{}
+	}
+	w.skipped[e.Type] = append(w.skipped[e.Type], e)
 }
 
 // Messages collects n message events (skipping others) within timeout.
 func (w *WS) Messages(n int, timeout time.Duration) []Message {
 	w.t.Helper()
 	var out []Message
+	for len(out) < n && len(w.skipped["message"]) > 0 {
+		out = append(out, *w.skipped["message"][0].Message)
+		w.skipped["message"] = w.skipped["message"][1:]
+	}
 	deadline := time.Now().Add(timeout)
 	for len(out) < n {
 		e := w.Next(time.Until(deadline))
 		if e.Type == "message" && e.Message != nil {
 			out = append(out, *e.Message)
+		} else {
+			w.skip(e)
 		}
 	}
 	return out
