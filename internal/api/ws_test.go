@@ -219,7 +219,7 @@ func smallReceiveBuffer() *net.Dialer {
 }
 
 func TestSlowWebSocketReaderIsDropped(t *testing.T) {
-	e := newEnv(t, envOptions{limits: hub.Limits{QueueLen: 16, QueueBytes: 128 << 10}})
+	e := newEnv(t, envOptions{limits: hub.Limits{QueueLen: 256, QueueBytes: 1 << 20}})
 	alice, bob, carol := e.register("alice"), e.register("bob"), e.register("carol")
 	slow := e.dialWS(bob, "", smallReceiveBuffer())
 	fast := e.dialWS(carol, "", nil)

@@ -293,8 +293,10 @@ func decodeStrict(v []byte, dst any) error {
 	return nil
 }
 
-// envelope is the JSON form of a notification record.
-type envelope struct {
+// Envelope is the JSON form of a notification, as producers write it to the
+// notifications topic and servers post it to the API. ParseNotification
+// documents its fields.
+type Envelope struct {
 	To          json.RawMessage `json:"to"`
 	Title       string          `json:"title"`
 	Body        string          `json:"body"`
@@ -328,32 +330,35 @@ func ParseNotification(r *Record) (*Notification, error) {
 	n := &Notification{CreatedAt: r.Time, Pos: r.Pos(), Priority: "normal"}
 	trimmed := bytes.TrimSpace(v)
 	if len(trimmed) > 0 && trimmed[0] == '{' {
-		var e envelope
+		var e Envelope
 		if err := json.Unmarshal(trimmed, &e); err != nil {
 			return nil, deadf("invalid_json", "value starts with '{' but is not a valid envelope: %v", err)
 		}
-		if err := e.fill(n, r.Time); err != nil {
+		if err := e.Apply(n, r.Time); err != nil {
 			return nil, err
 		}
 	} else {
 		n.Body = string(trimmed)
 	}
-	if n.To == nil && len(r.Key) > 0 {
+	if n.To == nil && len(r.Key) > 0 && !n.toAll {
 		n.To = []string{string(r.Key)}
-	}
-	if len(n.To) == 1 && n.To[0] == "*" {
-		n.To = nil
 	}
 	return n, n.check(r)
 }
 
-func (e *envelope) fill(n *Notification, now time.Time) error {
+// Apply sets n's fields from the envelope; a ttl counts from now. "to" of
+// "*" leaves n.To empty: every user. It returns a *DeadLetterError for a
+// field that is not valid.
+func (e *Envelope) Apply(n *Notification, now time.Time) error {
 	if len(e.To) > 0 && string(e.To) != "null" {
 		to, err := parseRecipients(e.To)
 		if err != nil {
 			return err
 		}
 		n.To = to
+		if len(to) == 1 && to[0] == "*" {
+			n.To, n.toAll = nil, true
+		}
 	}
 	n.Title, n.Body, n.Kind, n.CollapseKey, n.ID = e.Title, e.Body, e.Kind, e.CollapseKey, e.ID
 	if e.Priority != "" {

@@ -130,6 +130,9 @@ type Notification struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Read is the reading user's read state; set by Store.Inbox only.
 	Read bool `json:"read"`
+	// toAll records an explicit "to": "*", which a record's key must not
+	// override.
+	toAll bool
 
 	// Seq orders the inbox; the store assigns it. It is the inbox cursor.
 	Seq int64    `json:"cursor,string"`
