@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,53 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/parley-chat/parley/internal/parley"
+	"github.com/parley-chat/parley/internal/postgres/pgtest"
 	"github.com/parley-chat/parley/internal/storetest"
-	"github.com/parley-chat/parley/internal/testenv"
 )
-
-// freshSchema creates a schema of its own for the test in the database of
-// testenv.PostgresURL, drops it when the test ends, and returns a URL whose
-// connections work in it.
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	base := testenv.PostgresURL(t)
-	schema := "t_" + strings.ToLower(rand.Text())
-	admin(t, base, "CREATE SCHEMA "+schema)
-	t.Cleanup(func() { admin(t, base, "DROP SCHEMA "+schema+" CASCADE") })
-
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse %s: %v", testenv.PostgresEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// admin runs one statement on its own connection to the database at url.
-// It does not use t.Context, which is done by the time cleanups run.
-func admin(t testing.TB, url, sql string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
 
 // openTest opens a store on a fresh schema, closed when the test ends.
 func openTest(t testing.TB) *Store {
 	t.Helper()
-	return openURL(t, freshSchema(t), slog.New(slog.DiscardHandler))
+	return openURL(t, pgtest.FreshURL(t), slog.New(slog.DiscardHandler))
 }
 
 // openURL opens a store on url, closed when the test ends.
@@ -102,7 +62,7 @@ func (b *syncBuffer) String() string {
 }
 
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
-	url := freshSchema(t)
+	url := pgtest.FreshURL(t)
 	ms, err := migrations()
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +134,7 @@ func TestUnreachableDatabase(t *testing.T) {
 }
 
 func TestOpenRefusedByServer(t *testing.T) {
-	u, err := url.Parse(freshSchema(t))
+	u, err := url.Parse(pgtest.FreshURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +201,7 @@ func (g *gate) accept() {
 }
 
 func TestMigratesWhenDatabaseComesUp(t *testing.T) {
-	u, err := url.Parse(freshSchema(t))
+	u, err := url.Parse(pgtest.FreshURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
