@@ -16,15 +16,20 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
 	// Output shows local times; pin them so expected text is stable.
 	time.Local = time.UTC
 	// The flags' environment twins of the machine running the tests must
-	// not leak into them.
+	// not leak into them; the variables that tell tests where services are
+	// (internal/testenv) stay.
 	for _, kv := range os.Environ() {
-		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "PARLEY_") {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "PARLEY_") && !strings.HasPrefix(name, "PARLEY_TEST_") &&
+			name != testenv.RequireAllEnv && name != testenv.ChromiumEnv {
 			os.Unsetenv(name)
 		}
 	}
