@@ -312,14 +312,21 @@ func (s *server) retry(ctx context.Context, what string, fn func() error) bool {
 	}
 }
 
-// loop runs a long-lived part again when it stops with an error.
+// loop runs a long-lived part again when it stops with an error. A part
+// that fails right after start (a topic the broker has just created and
+// not yet announced) is logged at warn; one that keeps failing at error.
 func (s *server) loop(ctx context.Context, what string, fn func() error) {
-	for ctx.Err() == nil {
+	for failures := 1; ctx.Err() == nil; failures++ {
 		err := fn()
 		if ctx.Err() != nil || err == nil {
 			return
 		}
-		s.logger.Error("background part stopped; restarting", "part", what, "err", err)
+		level := slog.LevelWarn
+		if failures >= 5 {
+			level = slog.LevelError
+		}
+		s.logger.Log(ctx, level, "background part stopped; restarting", "part", what,
+			"failures", failures, "err", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/parley-chat/parley/internal/parley"
 )
@@ -35,6 +37,10 @@ var (
 		"the server is shutting down")
 	errInternal = &parley.Error{Kind: errors.New("internal"), Code: "internal",
 		Message: "something went wrong on the server"}
+	// errUnavailable answers a request that failed because the broker or
+	// the store is away: the client may retry.
+	errUnavailable = &parley.Error{Kind: parley.ErrUnavailable, Code: "unavailable",
+		Message: "the server cannot reach its broker or store right now; retry shortly"}
 )
 
 // statusOf maps an error kind to an HTTP status; 0 for an unknown kind.
@@ -72,6 +78,9 @@ func classify(err error) (*parley.Error, int) {
 			}
 		}
 	}
+	if errors.Is(err, parley.ErrUnavailable) {
+		return errUnavailable, http.StatusServiceUnavailable
+	}
 	return errInternal, http.StatusInternalServerError
 }
 
@@ -81,6 +90,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	pe, status := classify(err)
 	if status == http.StatusInternalServerError {
 		s.logger.Error("request failed", "route", r.Pattern, "method", r.Method, "err", err)
+		// A store or broker that went away surfaces as an error of its own
+		// driver; when the node is not ready now, tell the client to retry.
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		if s.svc.Ready(ctx) != nil {
+			pe, status = errUnavailable, http.StatusServiceUnavailable
+		}
+		cancel()
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", authenticateHeader(pe))

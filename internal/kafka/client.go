@@ -106,8 +106,9 @@ type Client struct {
 
 var _ parley.Log = (*Client)(nil)
 
-// New connects to the cluster and returns a Client once a broker answered.
-// The error wraps parley.ErrUnavailable when no broker could be reached.
+// New returns a Client for the cluster. It does not wait for a broker: a
+// node must start, and say it is not ready, while Kafka is away. Use Ping
+// to check that a broker answers. New fails only on a configuration error.
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
 	if len(cfg.Brokers) == 0 {
@@ -123,12 +124,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("new kafka client: %w", err)
 	}
 
-	c := &Client{cfg: cfg, log: cfg.Logger, cl: cl, admin: kadm.NewClient(cl)}
-	if err := c.Ping(ctx); err != nil {
-		cl.Close()
-		return nil, fmt.Errorf("new kafka client: %w", err)
-	}
-	return c, nil
+	return &Client{cfg: cfg, log: cfg.Logger, cl: cl, admin: kadm.NewClient(cl)}, nil
 }
 
 func (cfg Config) withDefaults() Config {

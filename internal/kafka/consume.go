@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +28,9 @@ const (
 	// commitTimeout bounds the commit after a successful handle, which
 	// runs even when ctx was cancelled meanwhile.
 	commitTimeout = 10 * time.Second
+	// commitRetryInterval is how soon a failed commit is tried again when
+	// no new records come.
+	commitRetryInterval = 5 * time.Second
 )
 
 // Consume reads the topics as a member of the consumer group and hands the
@@ -62,6 +66,8 @@ func (c *Client) Consume(ctx context.Context, group string, topics []string,
 		topics: topics,
 		handle: handle,
 		log:    c.log.With("group", group),
+
+		uncommitted: map[parley.TopicPartition]*kgo.Record{},
 	}
 	cl, err := g.open(topics)
 	if err != nil {
@@ -71,15 +77,43 @@ func (c *Client) Consume(ctx context.Context, group string, topics []string,
 
 	g.log.Info("group consumer started", "topics", topics)
 	for {
-		fetches := cl.PollRecords(ctx, maxPollRecords)
+		fetches := g.poll(ctx, cl)
 		if ctx.Err() != nil {
 			cl.AllowRebalance()
 			g.log.Info("group consumer stopped")
 			return nil
 		}
 		g.logErrors(fetches)
+		g.retryCommit(ctx, cl)
 		g.process(ctx, cl, fetches.Records())
 		cl.AllowRebalance()
+	}
+}
+
+// poll waits for records; while a failed commit waits to be retried, for
+// commitRetryInterval at most, so a quiet partition's offsets still get
+// committed.
+func (g *groupConsumer) poll(ctx context.Context, cl *kgo.Client) kgo.Fetches {
+	g.mu.Lock()
+	waiting := len(g.uncommitted) > 0
+	g.mu.Unlock()
+	if !waiting {
+		return cl.PollRecords(ctx, maxPollRecords)
+	}
+	pctx, cancel := context.WithTimeout(ctx, commitRetryInterval)
+	defer cancel()
+	return cl.PollRecords(pctx, maxPollRecords)
+}
+
+// retryCommit commits the records whose commit failed, for the partitions
+// the member still owns.
+func (g *groupConsumer) retryCommit(ctx context.Context, cl *kgo.Client) {
+	g.mu.Lock()
+	krs := slices.Collect(maps.Values(g.uncommitted))
+	clear(g.uncommitted)
+	g.mu.Unlock()
+	if len(krs) > 0 {
+		g.commit(ctx, cl, krs)
 	}
 }
 
@@ -91,11 +125,14 @@ type groupConsumer struct {
 	handle func(ctx context.Context, recs []*parley.Record) error
 	log    *slog.Logger
 
-	// mu guards marks.
+	// mu guards marks and uncommitted.
 	mu sync.Mutex
 	// marks holds the commit metadata fetched with the group's offsets:
 	// the mark of the last record handled before each commit.
 	marks map[parley.TopicPartition]string
+	// uncommitted holds, per partition, the last handled record whose
+	// commit failed; dropped when the partition leaves the member.
+	uncommitted map[parley.TopicPartition]*kgo.Record
 }
 
 func (g *groupConsumer) open(topics []string) (*kgo.Client, error) {
@@ -126,7 +163,7 @@ func (g *groupConsumer) open(topics []string) (*kgo.Client, error) {
 
 func (g *groupConsumer) logErrors(fetches kgo.Fetches) {
 	for _, fe := range fetches.Errors() {
-		if errors.Is(fe.Err, context.Canceled) {
+		if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) {
 			continue
 		}
 		g.log.Warn("group fetch failed", "topic", fe.Topic, "partition", fe.Partition,
@@ -148,15 +185,29 @@ func (g *groupConsumer) process(ctx context.Context, cl *kgo.Client, krs []*kgo.
 		return
 	}
 
-	// Commit even if ctx was cancelled during handle: the records are
-	// handled, and not committing them means handling them again.
+	g.commit(ctx, cl, krs)
+}
+
+// commit commits the offsets after krs. Even if ctx was cancelled during
+// handle: the records are handled, and not committing them means handling
+// them again. A failed commit is kept for retryCommit: the next poll's
+// commit covers only the partitions it has records of.
+func (g *groupConsumer) commit(ctx context.Context, cl *kgo.Client, krs []*kgo.Record) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	cctx = kgo.PreCommitFnContext(cctx, markCommit(krs))
-	if err := cl.CommitRecords(cctx, krs...); err != nil {
-		// The next commit covers these offsets; a restart before it
-		// hands the records over again.
-		g.log.Warn("group commit failed", "records", len(krs), "err", err)
+	err := cl.CommitRecords(cctx, krs...)
+	if err == nil {
+		return
+	}
+	g.log.Warn("group commit failed; retrying", "records", len(krs), "err", err)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, kr := range krs {
+		tp := parley.TopicPartition{Topic: kr.Topic, Partition: kr.Partition}
+		if old, ok := g.uncommitted[tp]; !ok || kr.Offset > old.Offset {
+			g.uncommitted[tp] = kr
+		}
 	}
 }
 
@@ -355,10 +406,24 @@ func (g *groupConsumer) revoked(_ context.Context, _ *kgo.Client, ps map[string]
 	if len(ps) > 0 {
 		g.log.Info("partitions revoked", "partitions", ps)
 	}
+	g.forget(ps)
 }
 
 func (g *groupConsumer) lost(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
 	if len(ps) > 0 {
 		g.log.Warn("partitions lost", "partitions", ps)
+	}
+	g.forget(ps)
+}
+
+// forget drops the failed commits of partitions the member no longer owns:
+// their new owner reads from the last commit that went through.
+func (g *groupConsumer) forget(ps map[string][]int32) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for t, parts := range ps {
+		for _, p := range parts {
+			delete(g.uncommitted, parley.TopicPartition{Topic: t, Partition: p})
+		}
 	}
 }

@@ -176,16 +176,20 @@ func TestProduceRespectsContext(t *testing.T) {
 	}
 }
 
-func TestNewFailsWithoutBroker(t *testing.T) {
+func TestNewWithoutBrokerStartsAndPingFails(t *testing.T) {
 	b := startBroker(t, "")
 	addr := b.Addr()
 	_ = b.Close()
 
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	_, err := New(ctx, Config{Brokers: []string{addr}})
-	if !errors.Is(err, parley.ErrUnavailable) {
-		t.Fatalf("new against a stopped broker: err = %v, want ErrUnavailable", err)
+	c, err := New(ctx, Config{Brokers: []string{addr}})
+	if err != nil {
+		t.Fatalf("new against a stopped broker: %v; want a client that says it is unavailable", err)
+	}
+	defer c.Close()
+	if err := c.Ping(ctx); !errors.Is(err, parley.ErrUnavailable) {
+		t.Fatalf("ping against a stopped broker: err = %v, want ErrUnavailable", err)
 	}
 }
 
