@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +85,30 @@ func StartCluster(t *testing.T, n int, extra ...string) *Cluster {
 	for range n {
 		c.Nodes = append(c.Nodes, StartServer(t, c.flags...))
 	}
+	t.Cleanup(func() { c.saveLogs(t) })
 	return c
+}
+
+// LogDirEnv names a folder where a failed cluster test leaves each node's
+// whole output, for a look beyond the last lines the test prints.
+const LogDirEnv = "PARLEY_E2E_LOG_DIR"
+
+// saveLogs writes every node's output to LogDirEnv when the test failed.
+// It runs before the nodes stop, so it misses their last words.
+func (c *Cluster) saveLogs(t *testing.T) {
+	dir := os.Getenv(LogDirEnv)
+	if dir == "" || !t.Failed() {
+		return
+	}
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	for i, s := range c.Nodes {
+		path := filepath.Join(dir, fmt.Sprintf("%s-node%d.log", name, i))
+		if err := os.WriteFile(path, []byte(s.Output()), 0o644); err != nil {
+			t.Logf("save log: %v", err)
+			continue
+		}
+		t.Logf("node %d's output: %s", i, path)
+	}
 }
 
 // randomSuffix returns 12 random lowercase hex digits, legal in topic,

@@ -37,13 +37,16 @@ type traffic struct {
 	wg   sync.WaitGroup
 
 	// mu guards the fields below.
-	mu        sync.Mutex
-	phase     string
-	acked     map[string]map[string]Message // by prefix, then message ID
-	phaseAcks map[string]int                // acknowledgements per phase
-	failures  map[string]int                // failed attempts per phase
-	samples   []string                      // the first failures, for the log
-	unacked   int                           // sends given up after every attempt
+	mu         sync.Mutex
+	phase      string
+	acked      map[string]map[string]Message // by prefix, then message ID
+	phaseAcks  map[string]int                // acknowledgements per phase
+	failures   map[string]int                // failed attempts per phase
+	samples    []string                      // the first failures, for the log
+	unacked    int                           // sends given up after every attempt
+	lastAck    map[string]time.Time          // by prefix
+	maxGap     map[string]time.Duration      // longest wait between two acks, by prefix
+	senderAcks map[string]map[string]int     // by phase, then prefix
 }
 
 // Traffic tuning: each sender posts about one message per sendInterval,
@@ -58,9 +61,12 @@ const (
 // startTraffic starts one goroutine per sender.
 func startTraffic(senders ...sender) *traffic {
 	tr := &traffic{stop: make(chan struct{}), phase: "before", acked: map[string]map[string]Message{},
-		phaseAcks: map[string]int{}, failures: map[string]int{}}
+		phaseAcks: map[string]int{}, failures: map[string]int{}, lastAck: map[string]time.Time{},
+		maxGap: map[string]time.Duration{}, senderAcks: map[string]map[string]int{}}
+	now := time.Now()
 	for _, s := range senders {
 		tr.acked[s.prefix] = map[string]Message{}
+		tr.lastAck[s.prefix] = now
 		tr.wg.Go(func() { tr.run(s) })
 	}
 	return tr
@@ -120,6 +126,13 @@ func (tr *traffic) ack(prefix string, m Message) {
 	defer tr.mu.Unlock()
 	tr.acked[prefix][m.ID] = m
 	tr.phaseAcks[tr.phase]++
+	if tr.senderAcks[tr.phase] == nil {
+		tr.senderAcks[tr.phase] = map[string]int{}
+	}
+	tr.senderAcks[tr.phase][prefix]++
+	now := time.Now()
+	tr.maxGap[prefix] = max(tr.maxGap[prefix], now.Sub(tr.lastAck[prefix]))
+	tr.lastAck[prefix] = now
 }
 
 func (tr *traffic) fail(what string) {
@@ -152,6 +165,18 @@ func (tr *traffic) acksIn(phase string) int {
 	return tr.phaseAcks[phase]
 }
 
+// senderAcksIn returns how many sends of each sender were acknowledged
+// during the phase, by prefix.
+func (tr *traffic) senderAcksIn(phase string) map[string]int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	out := map[string]int{}
+	for p := range tr.acked {
+		out[p] = tr.senderAcks[phase][p]
+	}
+	return out
+}
+
 // report logs the counts per phase.
 func (tr *traffic) report(t *testing.T) {
 	t.Helper()
@@ -163,6 +188,8 @@ func (tr *traffic) report(t *testing.T) {
 	}
 	t.Logf("traffic: %d acknowledged, %d given up; acknowledged per phase %v; failed attempts per phase %v",
 		total, tr.unacked, tr.phaseAcks, tr.failures)
+	t.Logf("traffic: acknowledged per phase and sender %v; longest wait between two acks per sender %v",
+		tr.senderAcks, tr.maxGap)
 	for _, s := range tr.samples {
 		t.Logf("  failed attempt: %s", s)
 	}
@@ -212,15 +239,16 @@ func tryCall(s *Server, token, method, path string, in, out any) (int, error) {
 const historyPage = 200
 
 // fetchHistory returns the whole history of a conversation path such as
-// "/v1/dm/bob", paging forward with after=.
+// "/v1/dm/bob", oldest first. A page without a cursor holds the newest
+// entries, so it pages backward with before=.
 func fetchHistory(u *User) func(path string) ([]Message, error) {
 	return func(path string) ([]Message, error) {
-		var all []Message
-		after := ""
+		var pages [][]Message
+		before := ""
 		for range 1000 {
 			q := url.Values{"limit": {strconv.Itoa(historyPage)}}
-			if after != "" {
-				q.Set("after", after)
+			if before != "" {
+				q.Set("before", before)
 			}
 			var page struct {
 				Messages []Message `json:"messages"`
@@ -229,11 +257,17 @@ func fetchHistory(u *User) func(path string) ([]Message, error) {
 			if err != nil || code != http.StatusOK {
 				return nil, fmt.Errorf("history %s: status %d: %v", path, code, err)
 			}
-			all = append(all, page.Messages...)
-			if len(page.Messages) < historyPage {
+			pages = append(pages, page.Messages)
+			// before=0 would read as no cursor at all: the entry at
+			// cursor 0 is the first there can be.
+			if len(page.Messages) < historyPage || page.Messages[0].Cursor == "0" {
+				var all []Message
+				for i := len(pages) - 1; i >= 0; i-- {
+					all = append(all, pages[i]...)
+				}
 				return all, nil
 			}
-			after = page.Messages[len(page.Messages)-1].Cursor
+			before = page.Messages[0].Cursor
 		}
 		return nil, fmt.Errorf("history %s: more than 1000 pages", path)
 	}
@@ -378,4 +412,50 @@ func (c *Cluster) archiverSpread(nodes []*Server, want int) ([][]string, bool) {
 		}
 	}
 	return spread, ok && len(seen) == want
+}
+
+// waitNoArchiverLag waits until node s reports no archiver lag on the
+// message topics: the group committed every record.
+func (c *Cluster) waitNoArchiverLag(t *testing.T, timeout time.Duration, s *Server) {
+	t.Helper()
+	var lag map[string]int64
+	var err error
+	deadline := time.Now().Add(timeout)
+	for {
+		lag, err = c.archiverLag(s)
+		if err == nil && len(lag) == 2 && lag[c.DMTopic] == 0 && lag[c.GroupTopic] == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("archiver lag still %v (err %v) after %v, though history is complete", lag, err, timeout)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// groupSettleQuiet is how long a consumer group's members must log
+// nothing about it before the group counts as settled.
+const groupSettleQuiet = 3 * time.Second
+
+// waitArchiverSettled waits until the archiver's partitions are split
+// among nodes and none of them logged anything about the group for
+// groupSettleQuiet, which rules out a rebalance in progress. It returns
+// the partitions per node.
+func (c *Cluster) waitArchiverSettled(t *testing.T, timeout time.Duration, nodes []*Server) [][]string {
+	t.Helper()
+	var spread [][]string
+	lines, since := -1, time.Now()
+	waitUntil(t, timeout, "archiver partitions never settled over the nodes", func() bool {
+		n := 0
+		for _, s := range nodes {
+			n += strings.Count(s.Output(), "group="+c.ArchiverGroup)
+		}
+		if n != lines {
+			lines, since = n, time.Now()
+		}
+		var ok bool
+		spread, ok = c.archiverSpread(nodes, messagePartitions)
+		return ok && time.Since(since) >= groupSettleQuiet
+	})
+	return spread
 }

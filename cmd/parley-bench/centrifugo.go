@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/parley-chat/parley/internal/kafka"
+	"github.com/parley-chat/parley/internal/parley"
+)
+
+// centrifugoTarget drives a Centrifugo v6 server with the parts of its
+// JSON client protocol the scenarios need (connect, subscribe, answer
+// pings), its server HTTP API (/api/publish) and its Kafka consumer in
+// publication data mode (the record's value is the publication's data,
+// the header centrifugo-channels names the channel).
+//
+// Channels: a user's own stream is "u.<user>", a group's is "g.<group>".
+// The channel namespace without a name must let clients subscribe
+// (channel.without_namespace.allow_subscribe_for_client).
+type centrifugoTarget struct {
+	base   string
+	secret []byte
+	apiKey string
+	http   *http.Client
+	kafka  *kafka.Client
+	topic  string
+}
+
+func newCentrifugoTarget(ctx context.Context, o *options) (*centrifugoTarget, error) {
+	t := &centrifugoTarget{
+		base:   "http://" + o.addr,
+		secret: []byte(o.secret),
+		apiKey: o.apiKey,
+		http:   newHTTPClient(o.workers),
+		topic:  o.notifyTopic,
+	}
+	if o.scenario == "notify" && o.shard.i == 0 {
+		kc, err := kafka.New(ctx, kafka.Config{Brokers: []string{o.kafkaAddr}, ClientID: "parley-bench"})
+		if err != nil {
+			return nil, fmt.Errorf("connect to kafka: %w", err)
+		}
+		if err := kc.EnsureTopics(ctx, []kafka.TopicSpec{{Name: t.topic, Partitions: 3}}); err != nil {
+			kc.Close()
+			return nil, fmt.Errorf("create topic: %w", err)
+		}
+		t.kafka = kc
+	}
+	return t, nil
+}
+
+func (t *centrifugoTarget) name() string { return "centrifugo" }
+
+func (t *centrifugoTarget) close() {
+	if t.kafka != nil {
+		t.kafka.Close()
+	}
+}
+
+// centReply is the part of a Centrifugo reply the tool reads.
+type centReply struct {
+	ID    uint32          `json:"id"`
+	Error json.RawMessage `json:"error"`
+}
+
+// connect sends the connect command with a token, then subscribes to the
+// user's channel and, when group is not empty, to the group's.
+func (t *centrifugoTarget) connect(ctx context.Context, r *run, user, group string) (*conn, error) {
+	ws, err := dialWS(ctx, "ws"+t.base[len("http"):]+"/connection/websocket", nil)
+	if err != nil {
+		return nil, err
+	}
+	cmds := []string{fmt.Sprintf(`{"id":1,"connect":{"token":%q}}`, mintHS256(t.secret, user, nil)),
+		fmt.Sprintf(`{"id":2,"subscribe":{"channel":"u.%s"}}`, user)}
+	if group != "" {
+		cmds = append(cmds, fmt.Sprintf(`{"id":3,"subscribe":{"channel":"g.%s"}}`, group))
+	}
+
+	// One command at a time: a subscribe must follow a connect reply.
+	for i, cmd := range cmds {
+		if err := ws.Write(ctx, 1, []byte(cmd)); err != nil {
+			ws.CloseNow()
+			return nil, fmt.Errorf("centrifugo command: %w", err)
+		}
+		if err := awaitReply(ctx, ws, uint32(i+1)); err != nil {
+			ws.CloseNow()
+			return nil, err
+		}
+	}
+
+	c := &conn{ws: ws, user: user, run: r, seen: map[uint64]struct{}{}}
+	c.pong = func(ctx context.Context, line []byte) bool {
+		if !bytes.Equal(line, []byte("{}")) {
+			return false
+		}
+		// The server pings with an empty command and drops a client that
+		// does not answer in time.
+		if err := ws.Write(ctx, 1, []byte("{}")); err != nil && ctx.Err() == nil {
+			r.c.fail(fmt.Errorf("centrifugo pong: %w", err))
+		}
+		return true
+	}
+	return c, nil
+}
+
+// awaitReply reads until the reply to command id arrives. Nothing else is
+// sent to a client before its subscriptions are made, but a ping may be.
+func awaitReply(ctx context.Context, ws *websocket.Conn, id uint32) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			return fmt.Errorf("centrifugo reply %d: %w", id, err)
+		}
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			var rep centReply
+			if json.Unmarshal(line, &rep) != nil || rep.ID != id {
+				continue
+			}
+			if len(rep.Error) > 0 {
+				return fmt.Errorf("centrifugo reply %d: %s", id, rep.Error)
+			}
+			return nil
+		}
+	}
+}
+
+func (t *centrifugoTarget) publish(ctx context.Context, channel string, body string) error {
+	b, _ := json.Marshal(map[string]any{"channel": channel, "data": map[string]string{"b": body}})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/api/publish", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-Key", t.apiKey)
+	var out centReply
+	if err := do(t.http, req, http.StatusOK, &out); err != nil {
+		return err
+	}
+	if len(out.Error) > 0 {
+		return fmt.Errorf("publish: %s", out.Error)
+	}
+	return nil
+}
+
+func (t *centrifugoTarget) sendDM(ctx context.Context, r *run, _, to string, id uint64, body string) error {
+	if err := t.publish(ctx, "u."+to, body); err != nil {
+		return err
+	}
+	r.ack(id, 1)
+	return nil
+}
+
+func (t *centrifugoTarget) sendGroup(ctx context.Context, r *run, _, group string, id uint64,
+	body string, want int) error {
+	if err := t.publish(ctx, "g."+group, body); err != nil {
+		return err
+	}
+	r.ack(id, want)
+	return nil
+}
+
+func (t *centrifugoTarget) notify(ctx context.Context, r *run, to string, id uint64, body string) error {
+	data, _ := json.Marshal(map[string]string{"b": body})
+	rec := &parley.Record{Topic: t.topic, Key: []byte(to), Value: data,
+		Headers: []parley.Header{{Key: "centrifugo-channels", Value: []byte("u." + to)}}}
+	if err := t.kafka.Produce(ctx, rec); err != nil {
+		return err
+	}
+	r.ack(id, 1)
+	return nil
+}
+
+// setupGroup has nothing to do: a Centrifugo channel exists while someone
+// is subscribed.
+func (t *centrifugoTarget) setupGroup(context.Context, string, string, []string) error { return nil }
+
+func (t *centrifugoTarget) waitGroup(context.Context, string, string, int) error { return nil }
