@@ -82,6 +82,14 @@ func (s *server) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen for HTTP: %w", err)
 	}
+	if s.cfg.Pprof != "" {
+		stopPprof, err := servePprof(s.cfg.Pprof, s.logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopPprof()
+	}
 	httpSrv := &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second}
 	s.banner(ln.Addr().String())
 

@@ -29,6 +29,7 @@ type serveConfig struct {
 	TokenTTL    time.Duration
 	Fsync       bool
 	LogLevel    string
+	Pprof       string
 	LogFormat   string
 
 	Topics              parley.Topics
@@ -68,6 +69,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TokenTTL, "token-ttl", 24*time.Hour, "lifetime of the tokens register and login issue")
 	fs.BoolVar(&c.Fsync, "fsync", false, "make the embedded broker fsync every write before acknowledging it")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.Pprof, "pprof", "", "serve Go's profiling endpoints (/debug/pprof/) on this address; off when empty")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 
 	fs.StringVar(&c.Topics.DirectMessages, "dm-topic", parley.DefaultTopics.DirectMessages, "topic of direct messages")

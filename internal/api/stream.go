@@ -93,25 +93,34 @@ func (s *Server) connContext(parent context.Context) (context.Context, context.C
 }
 
 // batches splits deliveries into frames of at most maxBatchBytes (or one
-// delivery when it is larger), joined by '\n'.
-func batches(ds []*hub.Delivery, fn func(frame []byte) error) error {
-	var buf []byte
-	for _, d := range ds {
-		if len(buf) > 0 && len(buf)+1+len(d.Data) > maxBatchBytes {
-			if err := fn(buf); err != nil {
-				return err
+// delivery when it is larger), joined by '\n'. A frame of one delivery is
+// its shared Data; frames of several are built in *scratch, which the
+// caller keeps between calls so a busy connection does not allocate one
+// per frame. fn must not keep the frame after it returns.
+func batches(ds []*hub.Delivery, scratch *[]byte, fn func(frame []byte) error) error {
+	for len(ds) > 0 {
+		n, size := 1, len(ds[0].Data)
+		for n < len(ds) && size+1+len(ds[n].Data) <= maxBatchBytes {
+			size += 1 + len(ds[n].Data)
+			n++
+		}
+		frame := ds[0].Data
+		if n > 1 {
+			buf := (*scratch)[:0]
+			for i, d := range ds[:n] {
+				if i > 0 {
+					buf = append(buf, '\n')
+				}
+				buf = append(buf, d.Data...)
 			}
-			buf = nil
+			*scratch, frame = buf, buf
 		}
-		if len(buf) > 0 {
-			buf = append(buf, '\n')
+		if err := fn(frame); err != nil {
+			return err
 		}
-		buf = append(buf, d.Data...)
+		ds = ds[n:]
 	}
-	if len(buf) == 0 {
-		return nil
-	}
-	return fn(buf)
+	return nil
 }
 
 // waker lets one goroutine interrupt another's wait on a context: the

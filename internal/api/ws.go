@@ -51,6 +51,8 @@ type wsConn struct {
 	cmds chan command
 	wake waker
 	st   *stream // the write loop's only
+	// scratch is the write loop's buffer for frames of several events.
+	scratch []byte
 }
 
 // command is work for the write loop: a reply frame to write, or a resume.
@@ -170,7 +172,7 @@ func (wc *wsConn) writeLoop(ctx context.Context) closeReason {
 		ds, err := wc.st.sub.Next(wait, maxBatchEvents)
 		done()
 		if len(ds) > 0 {
-			err := batches(ds, func(frame []byte) error { return wc.write(ctx, frame) })
+			err := batches(ds, &wc.scratch, func(frame []byte) error { return wc.write(ctx, frame) })
 			if err != nil && errors.Is(wc.st.sub.Err(), parley.ErrSlowConsumer) {
 				// The write blocked on a full socket while the queue
 				// overflowed behind it: the reader is slow.

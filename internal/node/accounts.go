@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -89,11 +90,43 @@ func (s *Service) User(ctx context.Context, id string) (parley.User, error) {
 	if !parley.ValidUserID(id) {
 		return parley.User{}, errUserNotFound(id)
 	}
+	if u, ok := s.users.get(id); ok {
+		return u, nil
+	}
 	u, err := s.store.User(ctx, id)
 	if errors.Is(err, parley.ErrNotFound) {
 		return parley.User{}, errUserNotFound(id)
+	} else if err != nil {
+		return parley.User{}, err
 	}
-	return u, err
+	s.users.put(u)
+	return u, nil
+}
+
+// userCache remembers users that exist: accounts are never deleted, so a
+// send to a known user needs no store round trip.
+type userCache struct {
+	// mu guards m.
+	mu sync.RWMutex
+	m  map[string]parley.User
+}
+
+const maxCachedUsers = 200_000
+
+func (c *userCache) get(id string) (parley.User, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	u, ok := c.m[id]
+	return u, ok
+}
+
+func (c *userCache) put(u parley.User) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedUsers {
+		c.m = make(map[string]parley.User)
+	}
+	c.m[u.ID] = u
 }
 
 // SearchUsers lists users whose ID starts with prefix.

@@ -64,6 +64,7 @@ type Service struct {
 
 	dispatch    *dispatcher
 	sends       *sendCache
+	users       userCache
 	createTopic TopicCreator
 	moveGrace   time.Duration
 	tailAdd     TailAdder
