@@ -175,9 +175,9 @@ func (t *parleyTarget) setupGroup(ctx context.Context, group, owner string, memb
 		return fmt.Errorf("create owner: %w", err)
 	}
 
-	// A request body holds at most 64 KiB: create with the first members,
-	// add the others one by one.
-	first := min(len(members), 1000)
+	// Creation names up to 10,000 members (within its 1 MiB body limit);
+	// any others are added one by one.
+	first := min(len(members), 10000)
 	err := t.post(ctx, owner, "/v1/groups", map[string]any{
 		"id": group, "name": group, "members": members[:first]}, http.StatusCreated)
 	if err != nil {

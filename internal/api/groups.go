@@ -35,7 +35,7 @@ type groupJSON struct {
 // createGroup creates a group owned by the caller.
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 	var in newGroupBody
-	if err := readJSON(w, r, &in); err != nil {
+	if err := readJSONLimit(w, r, &in, maxGroupRequestBytes); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -19,13 +19,26 @@ import (
 // which JSON escaping can grow up to six times in the worst case.
 const maxRequestBytes = 64 << 10
 
+// maxGroupRequestBytes bounds the body of a group's creation, which may
+// name parley.MaxGroupMembers members of up to 64 bytes each.
+const maxGroupRequestBytes = 1 << 20
+
 // readJSON reads a request body of at most maxRequestBytes into dst: valid
 // UTF-8, one JSON value, no unknown fields. The content type is not
 // checked, so curl's default form type works too.
 func readJSON(w http.ResponseWriter, r *http.Request, dst any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
+	return readJSONLimit(w, r, dst, maxRequestBytes)
+}
+
+// readJSONLimit is readJSON with another bound on the body.
+func readJSONLimit(w http.ResponseWriter, r *http.Request, dst any, limit int64) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
+		if limit != maxRequestBytes {
+			return parley.Errorf(parley.ErrTooLarge, "request_too_large",
+				"the request body exceeds %d bytes", limit)
+		}
 		return errRequestTooLarge
 	} else if err != nil {
 		return parley.Errorf(parley.ErrInvalid, "invalid_json", "reading the request body failed")
