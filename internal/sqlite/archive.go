@@ -252,7 +252,7 @@ func (s *Store) archiveOffsets(
 // Archive has seen.
 func (s *Store) ArchivedOffsets(ctx context.Context) (map[parley.TopicPartition]int64, error) {
 	const q = `SELECT pos_topic, pos_partition, next_offset FROM archived_offsets`
-	rows, err := s.r.QueryContext(ctx, q)
+	rows, err := s.query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("read archived offsets: %w", err)
 	}

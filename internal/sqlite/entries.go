@@ -58,7 +58,7 @@ func (s *Store) UserEntries(
 
 // userMessages runs userMessagesQuery.
 func (s *Store) userMessages(ctx context.Context, args []any) ([]parley.Message, error) {
-	rows, err := s.r.QueryContext(ctx, userMessagesQuery, args...)
+	rows, err := s.query(ctx, userMessagesQuery, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func (s *Store) userMessages(ctx context.Context, args []any) ([]parley.Message,
 
 // userNotifications runs userNotificationsQuery.
 func (s *Store) userNotifications(ctx context.Context, args []any) ([]parley.Notification, error) {
-	rows, err := s.r.QueryContext(ctx, userNotificationsQuery, args...)
+	rows, err := s.query(ctx, userNotificationsQuery, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,7 @@ import (
 // SeqGeneration returns the store's Seq generation.
 func (s *Store) SeqGeneration(ctx context.Context) (int, error) {
 	var g int
-	if err := s.r.QueryRowContext(ctx, `SELECT generation FROM seq_generation`).Scan(&g); err != nil {
+	if err := s.queryRow(ctx, `SELECT generation FROM seq_generation`).Scan(&g); err != nil {
 		return 0, fmt.Errorf("read seq generation: %w", err)
 	}
 	return g, nil

@@ -43,7 +43,7 @@ func (s *Store) Group(ctx context.Context, id string) (parley.Group, error) {
 	const q = `SELECT name, owner, strategy, created_at FROM chat_groups WHERE id = ?`
 	g := parley.Group{ID: id}
 	var at int64
-	err := s.r.QueryRowContext(ctx, q, id).Scan(&g.Name, &g.Owner, &g.Strategy, &at)
+	err := s.queryRow(ctx, q, id).Scan(&g.Name, &g.Owner, &g.Strategy, &at)
 	if err != nil {
 		return parley.Group{}, fmt.Errorf("read group %q: %w", id, notFound(err))
 	}
@@ -73,7 +73,7 @@ func (s *Store) Members(ctx context.Context, groupID string) ([]parley.Member, e
 
 	const q = `SELECT user_id, role, joined_at FROM members
 		WHERE group_id = ? ORDER BY user_id`
-	rows, err := s.r.QueryContext(ctx, q, groupID)
+	rows, err := s.query(ctx, q, groupID)
 	if err != nil {
 		return nil, fmt.Errorf("list members of %q: %w", groupID, err)
 	}
@@ -101,7 +101,7 @@ func (s *Store) Member(ctx context.Context, groupID, user string) (parley.Member
 	const q = `SELECT role, joined_at FROM members WHERE group_id = ? AND user_id = ?`
 	m := parley.Member{User: user}
 	var at int64
-	err := s.r.QueryRowContext(ctx, q, groupID, user).Scan(&m.Role, &at)
+	err := s.queryRow(ctx, q, groupID, user).Scan(&m.Role, &at)
 	if err != nil {
 		err = notFound(err)
 		return parley.Member{}, fmt.Errorf("read member %q of %q: %w", user, groupID, err)
@@ -156,7 +156,7 @@ func (s *Store) GroupsOf(ctx context.Context, user string) ([]parley.Group, erro
 	const q = `SELECT g.id, g.name, g.owner, g.strategy, g.created_at
 		FROM members m JOIN chat_groups g ON g.id = m.group_id
 		WHERE m.user_id = ? ORDER BY g.id`
-	rows, err := s.r.QueryContext(ctx, q, user)
+	rows, err := s.query(ctx, q, user)
 	if err != nil {
 		return nil, fmt.Errorf("list groups of %q: %w", user, err)
 	}

@@ -73,7 +73,7 @@ func (s *Store) History(
 	q := `SELECT ` + messageCols + ` FROM messages m
 		WHERE m.conversation = ? AND m.seq > ? AND m.seq < ?
 		ORDER BY m.seq ` + order + ` LIMIT ?`
-	rows, err := s.r.QueryContext(ctx, q, conversation, lo, hi, pageLimit(p.Limit))
+	rows, err := s.query(ctx, q, conversation, lo, hi, pageLimit(p.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}
@@ -99,7 +99,7 @@ func (s *Store) History(
 // MessageByID returns an entry of a conversation by ID.
 func (s *Store) MessageByID(ctx context.Context, conversation, id string) (parley.Message, error) {
 	q := `SELECT ` + messageCols + ` FROM messages m WHERE m.conversation = ? AND m.id = ?`
-	m, err := scanMessage(s.r.QueryRowContext(ctx, q, conversation, id))
+	m, err := scanMessage(s.queryRow(ctx, q, conversation, id))
 	if err != nil {
 		return parley.Message{}, fmt.Errorf("read message %q: %w", id, notFound(err))
 	}
@@ -145,7 +145,7 @@ type conversationRow struct {
 func (s *Store) Conversations(
 	ctx context.Context, user string,
 ) ([]parley.ConversationSummary, error) {
-	rows, err := s.r.QueryContext(ctx, conversationsQuery, user)
+	rows, err := s.query(ctx, conversationsQuery, user)
 	if err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}

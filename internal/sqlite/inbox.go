@@ -91,7 +91,7 @@ func (s *Store) Inbox(
 
 	q := inboxWith + `SELECT ` + notificationCols + `, r.seq IS NOT NULL` + inboxFrom +
 		` ORDER BY n.seq ` + order + ` LIMIT ?5`
-	rows, err := s.r.QueryContext(ctx, q, user, lo, hi, micros(now), pageLimit(p.Limit))
+	rows, err := s.query(ctx, q, user, lo, hi, micros(now), pageLimit(p.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}
@@ -120,7 +120,7 @@ func (s *Store) Inbox(
 func (s *Store) UnreadNotifications(ctx context.Context, user string, now time.Time) (int, error) {
 	q := inboxWith + `SELECT count(*)` + inboxFrom + ` AND r.seq IS NULL`
 	var n int
-	err := s.r.QueryRowContext(ctx, q, user, -1, int64(math.MaxInt64), micros(now)).Scan(&n)
+	err := s.queryRow(ctx, q, user, -1, int64(math.MaxInt64), micros(now)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count unread notifications: %w", err)
 	}

@@ -46,6 +46,7 @@ func (s *Store) openReadOnly(ctx context.Context, abs string) error {
 	if s.r, err = sql.Open("sqlite", dsn(abs, true)); err != nil {
 		return fmt.Errorf("open readers: %w", err)
 	}
+	s.reads.db = s.r
 	if err := checkVersion(ctx, s.r); err != nil {
 		return err
 	}

@@ -58,6 +58,7 @@ type Store struct {
 	r      *sql.DB // read-only connections
 	logger *slog.Logger
 	stmts  *archiveStmts
+	reads  readStmts // of r
 }
 
 var _ parley.Store = (*Store)(nil)
@@ -107,6 +108,7 @@ func (s *Store) open(ctx context.Context, abs string) error {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	s.r.SetMaxOpenConns(n)
 	s.r.SetMaxIdleConns(n)
+	s.reads.db = s.r
 
 	s.stmts, err = prepareArchive(ctx, s.w)
 	if err != nil {
@@ -150,6 +152,7 @@ func (s *Store) Close() error {
 	if s.stmts != nil {
 		errs = append(errs, s.stmts.close())
 	}
+	errs = append(errs, s.reads.close())
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}

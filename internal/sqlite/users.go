@@ -54,7 +54,7 @@ func (s *Store) EnsureUser(ctx context.Context, id string, now time.Time) (parle
 // User returns a user by ID.
 func (s *Store) User(ctx context.Context, id string) (parley.User, error) {
 	var at int64
-	err := s.r.QueryRowContext(ctx, `SELECT created_at FROM users WHERE id = ?`, id).Scan(&at)
+	err := s.queryRow(ctx, `SELECT created_at FROM users WHERE id = ?`, id).Scan(&at)
 	if err != nil {
 		return parley.User{}, fmt.Errorf("read user %q: %w", id, notFound(err))
 	}
@@ -64,7 +64,7 @@ func (s *Store) User(ctx context.Context, id string) (parley.User, error) {
 // PasswordHash returns the stored hash; nil when the user has none.
 func (s *Store) PasswordHash(ctx context.Context, id string) ([]byte, error) {
 	var hash []byte
-	err := s.r.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ?`, id).Scan(&hash)
+	err := s.queryRow(ctx, `SELECT password_hash FROM users WHERE id = ?`, id).Scan(&hash)
 	if err != nil {
 		return nil, fmt.Errorf("read password hash of %q: %w", id, notFound(err))
 	}
@@ -81,7 +81,7 @@ func (s *Store) SearchUsers(ctx context.Context, prefix string, limit int) ([]pa
 	// IDs with the prefix are the first ones at or above it; a range scan of
 	// the primary key avoids LIKE, whose '_' is a user ID character.
 	const q = `SELECT id, created_at FROM users WHERE id >= ? ORDER BY id LIMIT ?`
-	rows, err := s.r.QueryContext(ctx, q, prefix, limit)
+	rows, err := s.query(ctx, q, prefix, limit)
 	if err != nil {
 		return nil, fmt.Errorf("search users: %w", err)
 	}
