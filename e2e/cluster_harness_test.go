@@ -79,6 +79,7 @@ func StartCluster(t *testing.T, n int, extra ...string) *Cluster {
 		"--group-topic", c.GroupTopic,
 		"--notification-topic", c.NotifyTopic,
 		"--dead-letter-topic", c.DeadTopic,
+		"--dedicated-topic-prefix", c.GroupTopic + ".",
 		"--archiver-group", c.ArchiverGroup,
 		"--notifier-group", c.NotifierGroup,
 	}, extra...)

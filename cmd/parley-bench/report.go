@@ -70,7 +70,7 @@ func mergeCmd(args []string, stdout io.Writer) error {
 func merge(parts []*result) *result {
 	m := *parts[0]
 	m.Shard = fmt.Sprintf("merged %d", len(parts))
-	m.Steps = nil
+	m.Steps, m.Idle = nil, nil
 	m.Sent, m.Acked, m.Delivered, m.Dups, m.Errors, m.Overflow = 0, 0, 0, 0, 0, 0
 	var x ids
 	for _, p := range parts {

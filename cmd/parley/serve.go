@@ -147,7 +147,8 @@ func (s *server) open(ctx context.Context) error {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.svc = node.New(node.Config{
 		Store: s.store, Log: s.kafka, Topics: s.cfg.Topics, DefaultStrategy: s.cfg.GroupStrategy,
 		Registerer: reg, Logger: s.logger, CreateTopic: s.createGroupTopic,

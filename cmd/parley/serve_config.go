@@ -58,49 +58,76 @@ type serveConfig struct {
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Data, "data", "./parley-data", "folder for the embedded broker's and SQLite's data")
-	fs.StringVar(&c.HTTP, "http", "127.0.0.1:8080", "address of the HTTP API, WebSocket, SSE and web UI")
+	fs.StringVar(&c.Data, "data", "./parley-data",
+		"folder for the embedded broker's and SQLite's data")
+	fs.StringVar(&c.HTTP, "http", "127.0.0.1:8080",
+		"address of the HTTP API, WebSocket, SSE and web UI")
 	fs.StringVar(&c.KafkaListen, "kafka-listen", "127.0.0.1:9092",
 		"address the embedded broker listens on (ignored with --kafka)")
-	fs.StringVar(&c.Kafka, "kafka", "", "comma-separated brokers of an external Kafka cluster instead of the embedded one")
-	fs.StringVar(&c.Database, "database", "", "postgres:// URL of PostgreSQL; default SQLite in the data folder")
-	fs.StringVar(&c.APIKey, "api-key", "", "server API key; generated and kept in the data folder when empty")
-	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "secret that signs user tokens; generated and kept in the data folder when empty")
-	fs.DurationVar(&c.TokenTTL, "token-ttl", 24*time.Hour, "lifetime of the tokens register and login issue")
-	fs.BoolVar(&c.Fsync, "fsync", false, "make the embedded broker fsync every write before acknowledging it")
+	fs.StringVar(&c.Kafka, "kafka", "",
+		"comma-separated brokers of an external Kafka cluster instead of the embedded one")
+	fs.StringVar(&c.Database, "database", "",
+		"postgres:// URL of PostgreSQL; default SQLite in the data folder")
+	fs.StringVar(&c.APIKey, "api-key", "",
+		"server API key; generated and kept in the data folder when empty")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "",
+		"secret that signs user tokens; generated and kept in the data folder when empty")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", 24*time.Hour,
+		"lifetime of the tokens register and login issue")
+	fs.BoolVar(&c.Fsync, "fsync", false,
+		"make the embedded broker fsync every write before acknowledging it")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&c.Pprof, "pprof", "", "serve Go's profiling endpoints (/debug/pprof/) on this address; off when empty")
+	fs.StringVar(&c.Pprof, "pprof", "",
+		"serve Go's profiling endpoints (/debug/pprof/) on this address; off when empty")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 
-	fs.StringVar(&c.Topics.DirectMessages, "dm-topic", parley.DefaultTopics.DirectMessages, "topic of direct messages")
-	fs.StringVar(&c.Topics.GroupMessages, "group-topic", parley.DefaultTopics.GroupMessages, "shared topic of group messages")
-	fs.StringVar(&c.Topics.Notifications, "notification-topic", parley.DefaultTopics.Notifications, "topic of notifications")
-	fs.StringVar(&c.Topics.DeadLetters, "dead-letter-topic", parley.DefaultTopics.DeadLetters, "topic of refused records")
-	fs.StringVar(&c.GroupStrategy, "group-strategy", parley.StrategyShared, "topic strategy of new groups: shared or dedicated")
-	fs.IntVar(&c.DMPartitions, "dm-partitions", 6, "partitions of the DM topic when Parley creates it")
-	fs.IntVar(&c.GroupPartitions, "group-partitions", 6, "partitions of the group topic when Parley creates it")
-	fs.IntVar(&c.NotifyPartitions, "notification-partitions", 3, "partitions of the notifications topic when Parley creates it")
+	fs.StringVar(&c.Topics.DirectMessages, "dm-topic", parley.DefaultTopics.DirectMessages,
+		"topic of direct messages")
+	fs.StringVar(&c.Topics.GroupMessages, "group-topic", parley.DefaultTopics.GroupMessages,
+		"shared topic of group messages")
+	fs.StringVar(&c.Topics.Notifications, "notification-topic", parley.DefaultTopics.Notifications,
+		"topic of notifications")
+	fs.StringVar(&c.Topics.DeadLetters, "dead-letter-topic", parley.DefaultTopics.DeadLetters,
+		"topic of refused records")
+	fs.StringVar(&c.Topics.GroupPrefix, "dedicated-topic-prefix", parley.DefaultTopics.GroupPrefix,
+		"prefix of a group's dedicated topic, followed by the group's ID")
+	fs.StringVar(&c.GroupStrategy, "group-strategy", parley.StrategyShared,
+		"topic strategy of new groups: shared or dedicated")
+	fs.IntVar(&c.DMPartitions, "dm-partitions", 6,
+		"partitions of the DM topic when Parley creates it")
+	fs.IntVar(&c.GroupPartitions, "group-partitions", 6,
+		"partitions of the group topic when Parley creates it")
+	fs.IntVar(&c.NotifyPartitions, "notification-partitions", 3,
+		"partitions of the notifications topic when Parley creates it")
 	fs.IntVar(&c.DedicatedPartitions, "dedicated-partitions", 1,
 		"partitions of a group's dedicated topic (a group's entries all go to one partition)")
-	fs.IntVar(&c.Replication, "replication-factor", -1, "replication factor of created topics; -1 = the cluster's default")
+	fs.IntVar(&c.Replication, "replication-factor", -1,
+		"replication factor of created topics; -1 = the cluster's default")
 	fs.DurationVar(&c.MessageRetention, "message-retention", 7*24*time.Hour,
 		"Kafka retention of message topics (history stays in the store)")
-	fs.DurationVar(&c.NotifyRetention, "notification-retention", 7*24*time.Hour, "Kafka retention of notifications")
-	fs.DurationVar(&c.DeadRetention, "dead-letter-retention", 30*24*time.Hour, "Kafka retention of dead letters")
+	fs.DurationVar(&c.NotifyRetention, "notification-retention", 7*24*time.Hour,
+		"Kafka retention of notifications")
+	fs.DurationVar(&c.DeadRetention, "dead-letter-retention", 30*24*time.Hour,
+		"Kafka retention of dead letters")
 	fs.DurationVar(&c.RetentionInterval, "retention-interval", time.Minute,
 		"how often the embedded broker applies retention")
 
 	fs.BoolVar(&c.KafkaTLS, "kafka-tls", false, "connect to --kafka over TLS")
-	fs.StringVar(&c.KafkaTLSCA, "kafka-tls-ca", "", "PEM file of the CA that signed the brokers' certificates")
-	fs.StringVar(&c.KafkaTLSCert, "kafka-tls-cert", "", "PEM client certificate for TLS client authentication")
+	fs.StringVar(&c.KafkaTLSCA, "kafka-tls-ca", "",
+		"PEM file of the CA that signed the brokers' certificates")
+	fs.StringVar(&c.KafkaTLSCert, "kafka-tls-cert", "",
+		"PEM client certificate for TLS client authentication")
 	fs.StringVar(&c.KafkaTLSKey, "kafka-tls-key", "", "PEM key of --kafka-tls-cert")
-	fs.StringVar(&c.KafkaSASL, "kafka-sasl", "", "SASL mechanism for --kafka: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	fs.StringVar(&c.KafkaSASL, "kafka-sasl", "",
+		"SASL mechanism for --kafka: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
 	fs.StringVar(&c.KafkaSASLUser, "kafka-user", "", "SASL user")
 	fs.StringVar(&c.KafkaSASLPass, "kafka-password", "", "SASL password")
 	fs.BoolVar(&c.Archiver, "archiver", true,
 		"run the archiver and notification processor on this node (a cluster needs them on at least one)")
-	fs.StringVar(&c.ArchiverGroup, "archiver-group", "parley-archiver", "consumer group of the archiver")
-	fs.StringVar(&c.NotifierGroup, "notifier-group", "parley-notifier", "consumer group of the notification processor")
+	fs.StringVar(&c.ArchiverGroup, "archiver-group", "parley-archiver",
+		"consumer group of the archiver")
+	fs.StringVar(&c.NotifierGroup, "notifier-group", "parley-notifier",
+		"consumer group of the notification processor")
 }
 
 // check validates the configuration.

@@ -179,7 +179,8 @@ func verifyPassword(hash []byte, p string) bool {
 	}
 	var t, m uint32
 	var threads uint8
-	if _, err := fmt.Sscanf(string(bytes.Join(parts[1:4], []byte(" "))), "%d %d %d", &t, &m, &threads); err != nil {
+	params := string(bytes.Join(parts[1:4], []byte(" ")))
+	if _, err := fmt.Sscanf(params, "%d %d %d", &t, &m, &threads); err != nil {
 		return false
 	}
 	b64 := base64.RawStdEncoding

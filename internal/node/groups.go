@@ -24,7 +24,8 @@ type NewGroup struct {
 }
 
 // CreateGroup creates a group owned by its creator.
-func (s *Service) CreateGroup(ctx context.Context, owner string, in NewGroup) (parley.Group, []parley.Member, error) {
+func (s *Service) CreateGroup(ctx context.Context, owner string, in NewGroup) (
+	parley.Group, []parley.Member, error) {
 	g, err := s.checkNewGroup(in)
 	if err != nil {
 		return parley.Group{}, nil, err

@@ -16,7 +16,8 @@ func (s *Service) DMHistory(ctx context.Context, user, peer string, p parley.Pag
 }
 
 // GroupHistory returns a page of a group's history, for a member.
-func (s *Service) GroupHistory(ctx context.Context, user, groupID string, p parley.Page) ([]parley.Message, error) {
+func (s *Service) GroupHistory(ctx context.Context, user, groupID string, p parley.Page) (
+	[]parley.Message, error) {
 	if _, _, err := s.memberOf(ctx, user, groupID); err != nil {
 		return nil, err
 	}
@@ -82,7 +83,8 @@ func (s *Service) MarkRead(ctx context.Context, user, conv string, seq int64) er
 // group strategy ("" for a DM).
 func (s *Service) access(ctx context.Context, user, conv string) (string, error) {
 	kind, ids, ok := parley.ParseConversation(conv)
-	notFound := parley.Errorf(parley.ErrNotFound, "conversation_not_found", "no conversation %q among yours", conv)
+	notFound := parley.Errorf(parley.ErrNotFound, "conversation_not_found",
+		"no conversation %q among yours", conv)
 	switch {
 	case !ok:
 		return "", notFound

@@ -55,7 +55,8 @@ func checkSend(in SendInput) error {
 // send writes a message to Kafka and returns it once Kafka acknowledged
 // it. With a client ID, a message already sent is returned instead: from
 // this node's recent sends, then from the store.
-func (s *Service) send(ctx context.Context, conv, strategy, from string, in SendInput) (parley.Message, error) {
+func (s *Service) send(ctx context.Context, conv, strategy, from string, in SendInput) (
+	parley.Message, error) {
 	m := parley.Message{
 		Type: parley.TypeMessage, Conversation: conv, From: from,
 		Body: in.Body, ClientID: in.ClientID, SentAt: s.now().UTC(),

@@ -22,7 +22,8 @@ const replayWindow = 5000
 // what the archiver has written, from Kafka for the rest) exactly once, then
 // sends "ready" and goes live. The caller reads with Next and must Close
 // the subscription; the replay stops with ctx.
-func (s *Service) Subscribe(ctx context.Context, user string, from parley.StreamCursor) (*hub.Subscription, error) {
+func (s *Service) Subscribe(ctx context.Context, user string, from parley.StreamCursor) (
+	*hub.Subscription, error) {
 	select {
 	case <-s.dispatch.startedCh:
 	case <-ctx.Done():
@@ -110,7 +111,8 @@ type replayer struct {
 
 // partition replays [start, end) of tp: from the store below the archived
 // offset, from Kafka above it.
-func (r *replayer) partition(ctx context.Context, tp parley.TopicPartition, start, end, archived int64) error {
+func (r *replayer) partition(ctx context.Context, tp parley.TopicPartition,
+	start, end, archived int64) error {
 	storeEnd := min(archived, end)
 	for lo := start; lo < storeEnd; lo += replayWindow {
 		hi := min(lo+replayWindow, storeEnd)

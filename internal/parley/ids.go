@@ -118,7 +118,8 @@ func CheckBody(body string) error {
 // CheckClientID validates an optional client ID.
 func CheckClientID(id string) error {
 	if len(id) > MaxClientIDLen || !utf8.ValidString(id) {
-		return Errorf(ErrInvalid, "invalid_client_id", "client_id must be valid UTF-8 of at most %d bytes", MaxClientIDLen)
+		return Errorf(ErrInvalid, "invalid_client_id",
+			"client_id must be valid UTF-8 of at most %d bytes", MaxClientIDLen)
 	}
 	return nil
 }
