@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -422,5 +421,3 @@ func redactURL(u string) string {
 	user, _, _ := strings.Cut(rest[:at], ":")
 	return scheme + "://" + user + ":***@" + rest[at+1:]
 }
-
-var errNoPostgres = errors.New("PostgreSQL support is not built yet")

@@ -72,11 +72,6 @@ type Config struct {
 	// (they are in the page cache) but not a power cut, as with Kafka's own
 	// defaults. On, produce throughput drops several times.
 	SyncWrites bool
-	// RetentionInterval is ignored: the broker applies no retention, see
-	// the package doc.
-	//
-	// Deprecated: run kafka.Client.ApplyRetention on a timer instead.
-	RetentionInterval time.Duration
 	// Logger receives the broker's logs; nil discards them.
 	Logger *slog.Logger
 }
