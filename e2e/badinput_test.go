@@ -61,7 +61,8 @@ func TestBadInputIsRefused(t *testing.T) {
 	// Over WebSocket: error frames, and the connection stays usable.
 	ws := alice.DialWS(t, "")
 	ws.NextOfType("ready", 10*time.Second)
-	for _, frame := range []string{`{"type":`, `{"type":"dance"}`, "{\"type\":\"send\",\"to\":\"bob\",\"body\":\"\xff\"}",
+	for _, frame := range []string{`{"type":`, `{"type":"dance"}`,
+		"{\"type\":\"send\",\"to\":\"bob\",\"body\":\"\xff\"}",
 		`{"type":"send","ref":"r","to":"nobody","body":"x"}`, `{"type":"send","to":"bob","body":"` + big + `"}`} {
 		if err := ws.c.Write(t.Context(), 1, []byte(frame)); err != nil {
 			t.Fatal(err)

@@ -303,7 +303,8 @@ func waitHistoryHolds(t *testing.T, timeout time.Duration, u *User, path string,
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("history of %s (read by %s on %s) misses %d of %d acknowledged messages after %v (last error: %v)",
+			t.Fatalf("history of %s (read by %s on %s) misses %d of %d acknowledged messages "+
+				"after %v (last error: %v)",
 				path, u.Name, u.s.HTTP, missing, len(want), timeout, lastErr)
 		}
 		time.Sleep(250 * time.Millisecond)

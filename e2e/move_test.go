@@ -19,7 +19,8 @@ func TestMoveGroupUnderTraffic(t *testing.T) {
 		ID       string `json:"id"`
 		Strategy string `json:"strategy"`
 	}
-	users[0].Call(t, "POST", "/v1/groups", map[string]any{"name": "busy", "members": []string{"bob", "carol"}}, &g)
+	users[0].Call(t, "POST", "/v1/groups",
+		map[string]any{"name": "busy", "members": []string{"bob", "carol"}}, &g)
 	conns := make([]*WS, len(users))
 	for i, u := range users {
 		conns[i] = u.DialWS(t, "")
@@ -94,7 +95,8 @@ func TestDedicatedGroupFromTheStart(t *testing.T) {
 		t.Fatalf("create: %d %+v", code, g)
 	}
 	for i := range 5 {
-		alice.Call(t, "POST", "/v1/groups/"+g.ID+"/messages", map[string]string{"body": fmt.Sprintf("m %d", i)}, nil)
+		alice.Call(t, "POST", "/v1/groups/"+g.ID+"/messages",
+			map[string]string{"body": fmt.Sprintf("m %d", i)}, nil)
 	}
 	checkSequence(t, ws.Messages(5, 10*time.Second), []string{"m"}, []int{5})
 	h := bob.WaitHistory(t, "/v1/groups/"+g.ID, func(h []Message) bool { return len(onlyMessages(h)) == 5 })

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -74,6 +75,28 @@ const (
 	DefaultPageLimit = 50
 	MaxPageLimit     = 500
 )
+
+// Size returns the page's limit within the page size bounds: zero or less
+// is DefaultPageLimit.
+func (p Page) Size() int {
+	if p.Limit <= 0 {
+		return DefaultPageLimit
+	}
+	return min(p.Limit, MaxPageLimit)
+}
+
+// Bounds returns the page as an open interval (lo, hi) of Seqs. An unset
+// After is -1, not 0, so that an entry at Seq 0 (which stores allow) is in.
+func (p Page) Bounds() (lo, hi int64) {
+	lo, hi = -1, math.MaxInt64
+	if p.After > 0 {
+		lo = p.After
+	}
+	if p.Before > 0 {
+		hi = p.Before
+	}
+	return lo, hi
+}
 
 // StreamCursor is a position in a user's live stream: for each partition of
 // the topics Parley tails, the offset of the first record the client has not

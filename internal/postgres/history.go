@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -45,32 +44,11 @@ func deref(p *string) string {
 	return *p
 }
 
-// pageLimit applies the page size bounds to a requested limit.
-func pageLimit(n int) int {
-	if n <= 0 {
-		return parley.DefaultPageLimit
-	}
-	return min(n, parley.MaxPageLimit)
-}
-
-// pageBounds turns a page into an open interval (lo, hi) of seqs. An unset
-// After is -1, not 0, so that an entry at seq 0 is in.
-func pageBounds(p parley.Page) (lo, hi int64) {
-	lo, hi = -1, math.MaxInt64
-	if p.After > 0 {
-		lo = p.After
-	}
-	if p.Before > 0 {
-		hi = p.Before
-	}
-	return lo, hi
-}
-
 // History returns a page of a conversation's entries, oldest first.
 func (s *Store) History(
 	ctx context.Context, conversation string, p parley.Page,
 ) ([]parley.Message, error) {
-	lo, hi := pageBounds(p)
+	lo, hi := p.Bounds()
 	newest := p.Before > 0 || p.After == 0
 
 	order := "ASC"
@@ -80,7 +58,7 @@ func (s *Store) History(
 	q := `SELECT ` + messageCols + ` FROM messages m
 		WHERE m.conversation = $1 AND m.seq > $2 AND m.seq < $3
 		ORDER BY m.seq ` + order + ` LIMIT $4`
-	rows, err := s.pool.Query(ctx, q, conversation, lo, hi, pageLimit(p.Limit))
+	rows, err := s.pool.Query(ctx, q, conversation, lo, hi, p.Size())
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -38,32 +37,11 @@ func scanMessage(sc scanner, extra ...any) (parley.Message, error) {
 	return m, nil
 }
 
-// pageLimit applies the page size bounds to a requested limit.
-func pageLimit(n int) int {
-	if n <= 0 {
-		return parley.DefaultPageLimit
-	}
-	return min(n, parley.MaxPageLimit)
-}
-
-// pageBounds turns a page into an open interval (lo, hi) of seqs. An unset
-// After is -1, not 0, because the first record of a partition has seq 0.
-func pageBounds(p parley.Page) (lo, hi int64) {
-	lo, hi = -1, math.MaxInt64
-	if p.After > 0 {
-		lo = p.After
-	}
-	if p.Before > 0 {
-		hi = p.Before
-	}
-	return lo, hi
-}
-
 // History returns a page of a conversation's entries, oldest first.
 func (s *Store) History(
 	ctx context.Context, conversation string, p parley.Page,
 ) ([]parley.Message, error) {
-	lo, hi := pageBounds(p)
+	lo, hi := p.Bounds()
 	newest := p.Before > 0 || p.After == 0
 
 	order := "ASC"
@@ -73,7 +51,7 @@ func (s *Store) History(
 	q := `SELECT ` + messageCols + ` FROM messages m
 		WHERE m.conversation = ? AND m.seq > ? AND m.seq < ?
 		ORDER BY m.seq ` + order + ` LIMIT ?`
-	rows, err := s.query(ctx, q, conversation, lo, hi, pageLimit(p.Limit))
+	rows, err := s.query(ctx, q, conversation, lo, hi, p.Size())
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}

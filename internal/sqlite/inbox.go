@@ -82,7 +82,7 @@ AND (n.collapse_key = '' OR r.seq IS NOT NULL OR NOT (
 func (s *Store) Inbox(
 	ctx context.Context, user string, p parley.Page, now time.Time,
 ) ([]parley.Notification, error) {
-	lo, hi := pageBounds(p)
+	lo, hi := p.Bounds()
 	newest := p.Before > 0 || p.After == 0
 	order := "DESC"
 	if !newest {
@@ -91,7 +91,7 @@ func (s *Store) Inbox(
 
 	q := inboxWith + `SELECT ` + notificationCols + `, r.seq IS NOT NULL` + inboxFrom +
 		` ORDER BY n.seq ` + order + ` LIMIT ?5`
-	rows, err := s.query(ctx, q, user, lo, hi, micros(now), pageLimit(p.Limit))
+	rows, err := s.query(ctx, q, user, lo, hi, micros(now), p.Size())
 	if err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}
