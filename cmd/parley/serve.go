@@ -180,7 +180,8 @@ func (s *server) openStore(ctx context.Context) (parley.Store, error) {
 }
 
 func (s *server) kafkaConfig(brokers []string) (kafka.Config, error) {
-	cfg := kafka.Config{Brokers: brokers, ClientID: "parley", Logger: s.logger}
+	cfg := kafka.Config{Brokers: brokers, ClientID: "parley", Logger: s.logger,
+		NoCompression: s.broker != nil}
 	if s.cfg.KafkaSASL != "" {
 		cfg.SASL = &kafka.SASLConfig{Mechanism: s.cfg.KafkaSASL, User: s.cfg.KafkaSASLUser,
 			Password: s.cfg.KafkaSASLPass}

@@ -31,6 +31,14 @@ const (
 	// commitRetryInterval is how soon a failed commit is tried again when
 	// no new records come.
 	commitRetryInterval = 5 * time.Second
+	// A group member's fetch waits until groupFetchMinBytes are ready or
+	// groupFetchMaxWait passed. The groups archive, and a store writes a
+	// batch of a hundred records in about the time of one: under load the
+	// archiver then commits one transaction per fetch instead of one per
+	// couple of records. Live delivery does not go through the groups, so
+	// the wait delays only history, and by no more than groupFetchMaxWait.
+	groupFetchMinBytes = 64 << 10
+	groupFetchMaxWait  = 20 * time.Millisecond
 )
 
 // Consume reads the topics as a member of the consumer group and hands the
@@ -148,6 +156,8 @@ func (g *groupConsumer) open(topics []string) (*kgo.Client, error) {
 	opts = append(opts,
 		kgo.ConsumerGroup(g.group),
 		kgo.ConsumeTopics(topics...),
+		kgo.FetchMinBytes(groupFetchMinBytes),
+		kgo.FetchMaxWait(groupFetchMaxWait),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
