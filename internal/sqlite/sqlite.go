@@ -51,6 +51,10 @@ import (
 // connection (another process, or a checkpoint) holds before it fails.
 const busyTimeoutMS = 5000
 
+// mmapBytes is how much of the database file connections map into memory
+// to read it; beyond it they read with system calls.
+const mmapBytes = 1 << 30
+
 // Store is a parley.Store backed by one SQLite database file. It is safe
 // for concurrent use.
 type Store struct {
@@ -123,6 +127,10 @@ func dsn(abs string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	q.Add("_pragma", "foreign_keys(1)")
+	// Reading pages through a memory map of the file, instead of a pread
+	// each, halves the archiver's system calls. The map is address space,
+	// not memory: its pages are the kernel's page cache.
+	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mmapBytes))
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
