@@ -149,10 +149,10 @@ func (d *dispatcher) recipients(ctx context.Context, dec parley.Decoded) (users 
 		if kind == parley.KindDM {
 			return dedupe(ids), false
 		}
-		if m.Type == parley.TypeMember {
-			d.members.forget(ids[0])
-		}
 		users = d.members.get(ctx, ids[0])
+		if m.Type == parley.TypeMember {
+			users = d.members.apply(ids[0], users, m.Member)
+		}
 		if m.Type == parley.TypeMember && !slices.Contains(users, m.Member.User) {
 			users = append(slices.Clip(users), m.Member.User)
 		}
@@ -229,10 +229,34 @@ func (c *memberCache) get(ctx context.Context, groupID string) []string {
 	return users
 }
 
-func (c *memberCache) forget(groupID string) {
+// apply updates the group's cached member list, users, with a membership
+// change and returns the new list. Updating it in place, rather than
+// reading the list again, keeps a group that thousands join in a row from
+// costing a read of the whole list per join.
+func (c *memberCache) apply(groupID string, users []string, ch *parley.MemberChange) []string {
+	switch ch.Action {
+	case parley.ActionJoined:
+		if !slices.Contains(users, ch.User) {
+			// Appending writes past the length that earlier readers of
+			// the list see, never into it.
+			users = append(users, ch.User)
+		}
+	case parley.ActionRemoved, parley.ActionLeft:
+		users = slices.DeleteFunc(slices.Clone(users), func(u string) bool { return u == ch.User })
+	case parley.ActionRole:
+		return users
+	default:
+		c.mu.Lock()
+		delete(c.groups, groupID)
+		c.mu.Unlock()
+		return users
+	}
 	c.mu.Lock()
-	delete(c.groups, groupID)
+	if e, ok := c.groups[groupID]; ok {
+		c.groups[groupID] = cachedMembers{users: users, at: e.at}
+	}
 	c.mu.Unlock()
+	return users
 }
 
 // recentSet remembers the last n keys added.

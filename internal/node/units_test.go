@@ -1,7 +1,9 @@
 package node
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -103,5 +105,54 @@ func TestCheckPage(t *testing.T) {
 		if _, err := checkPage(p); !errors.Is(err, parley.ErrInvalid) {
 			t.Errorf("checkPage(%+v) = %v", p, err)
 		}
+	}
+}
+
+// membersStore counts the member lists read; every other Store method is
+// left unimplemented.
+type membersStore struct {
+	parley.Store
+	reads   int
+	members []parley.Member
+}
+
+func (s *membersStore) Members(ctx context.Context, groupID string) ([]parley.Member, error) {
+	s.reads++
+	return slices.Clone(s.members), nil
+}
+
+func TestMemberCacheAppliesChangesWithoutReading(t *testing.T) {
+	st := &membersStore{members: []parley.Member{{User: "ann"}, {User: "bob"}}}
+	c := newMemberCache(st, time.Hour)
+	ctx := t.Context()
+
+	before := c.get(ctx, "g1")
+	users := before
+	for _, ch := range []parley.MemberChange{
+		{User: "cat", Action: parley.ActionJoined},
+		{User: "cat", Action: parley.ActionJoined}, // a replayed join
+		{User: "ann", Action: parley.ActionRole, Role: parley.RoleAdmin},
+		{User: "bob", Action: parley.ActionLeft},
+		{User: "dan", Action: parley.ActionJoined},
+	} {
+		users = c.apply("g1", c.get(ctx, "g1"), &ch)
+	}
+	if want := []string{"ann", "cat", "dan"}; !slices.Equal(users, want) {
+		t.Errorf("after the changes: %v, want %v", users, want)
+	}
+	if got := c.get(ctx, "g1"); !slices.Equal(got, users) {
+		t.Errorf("cached list %v, want %v", got, users)
+	}
+	if st.reads != 1 {
+		t.Errorf("the store was read %d times, want once", st.reads)
+	}
+	if want := []string{"ann", "bob"}; !slices.Equal(before, want) {
+		t.Errorf("a list handed out earlier changed to %v, want %v", before, want)
+	}
+
+	c.apply("g1", users, &parley.MemberChange{User: "eve", Action: "unknown"})
+	c.get(ctx, "g1")
+	if st.reads != 2 {
+		t.Errorf("after an unknown change the store was read %d times, want twice", st.reads)
 	}
 }
