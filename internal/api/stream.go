@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/parley-chat/parley/internal/hub"
@@ -121,47 +120,4 @@ func batches(ds []*hub.Delivery, scratch *[]byte, fn func(frame []byte) error) e
 		ds = ds[n:]
 	}
 	return nil
-}
-
-// waker lets one goroutine interrupt another's wait on a context: the
-// write loop waits for events under a context from wait, and wake cancels
-// it, or the next one when the loop is not waiting.
-type waker struct {
-	// mu guards cancel and pending.
-	mu      sync.Mutex
-	cancel  context.CancelFunc // of the wait in progress; nil between waits
-	pending bool               // a wake came between waits
-}
-
-// wait returns a context that wake cancels; call done when the wait is
-// over.
-func (k *waker) wait(parent context.Context, deadline time.Time) (
-	ctx context.Context, done func()) {
-	ctx, cancel := context.WithDeadline(parent, deadline)
-	k.mu.Lock()
-	if k.pending {
-		k.pending = false
-		cancel()
-	} else {
-		k.cancel = cancel
-	}
-	k.mu.Unlock()
-	return ctx, func() {
-		k.mu.Lock()
-		k.cancel = nil
-		k.mu.Unlock()
-		cancel()
-	}
-}
-
-// wake interrupts the wait in progress, or the next one.
-func (k *waker) wake() {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.cancel != nil {
-		k.cancel()
-		k.cancel = nil
-		return
-	}
-	k.pending = true
 }

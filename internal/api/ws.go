@@ -42,15 +42,21 @@ const commandQueueLen = 16
 // wsConn is one WebSocket connection. The read loop (readLoop) parses
 // client frames and calls the service; the write loop (writeLoop) owns
 // every write and the subscription. They talk through cmds, and the read
-// loop wakes the write loop with wake.
+// loop wakes the write loop with poke.
 type wsConn struct {
 	s    *Server
 	c    *websocket.Conn
 	user string
 	exp  time.Time
 	cmds chan command
-	wake waker
-	st   *stream // the write loop's only
+	// poked holds a token when the write loop has work besides events: a
+	// command, or the server shutting down.
+	poked chan struct{}
+	st    *stream // the write loop's only
+	// writeGuard closes the connection when a write takes longer than
+	// writeTimeout; one timer, reset per write, costs less than a
+	// context per frame.
+	writeGuard *time.Timer
 	// scratch is the write loop's buffer for frames of several events.
 	scratch []byte
 }
@@ -118,7 +124,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(maxClientFrame)
 	wc := &wsConn{s: s, c: c, user: id.user.ID, exp: id.exp, st: st,
-		cmds: make(chan command, commandQueueLen)}
+		cmds: make(chan command, commandQueueLen), poked: make(chan struct{}, 1)}
+	wc.writeGuard = time.AfterFunc(writeTimeout, func() { c.CloseNow() })
+	wc.writeGuard.Stop()
 	s.metrics.wsConns.Inc()
 	defer s.metrics.wsConns.Dec()
 	wc.run(ctx, cancel)
@@ -126,7 +134,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 
 // run runs the two loops and ends the connection.
 func (wc *wsConn) run(ctx context.Context, cancel context.CancelFunc) {
-	stopWake := context.AfterFunc(wc.s.base, wc.wake.wake)
+	stopWake := context.AfterFunc(wc.s.base, wc.poke)
 	defer stopWake()
 	readDone := make(chan struct{})
 	go func() {
@@ -160,6 +168,8 @@ func (s *Server) dropped(kind, user, reason string) {
 // end, and returns why.
 func (wc *wsConn) writeLoop(ctx context.Context) closeReason {
 	nextPing := time.Now().Add(wc.s.ping)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
 		if why, stop := wc.runCommands(ctx); stop {
 			return why
@@ -168,9 +178,13 @@ func (wc *wsConn) writeLoop(ctx context.Context) closeReason {
 			return why
 		}
 
-		wait, done := wc.wake.wait(ctx, wc.deadline(nextPing))
-		ds, err := wc.st.sub.Next(wait, maxBatchEvents)
-		done()
+		ds, err := wc.st.sub.TryNext(maxBatchEvents)
+		if len(ds) == 0 && err == nil {
+			if !wc.idle(ctx, timer, wc.deadline(nextPing)) {
+				return closeReason{} // the client went away
+			}
+			continue
+		}
 		if len(ds) > 0 {
 			err := batches(ds, &wc.scratch, func(frame []byte) error { return wc.write(ctx, frame) })
 			if err != nil && errors.Is(wc.st.sub.Err(), parley.ErrSlowConsumer) {
@@ -184,6 +198,30 @@ func (wc *wsConn) writeLoop(ctx context.Context) closeReason {
 		if why, stop := wc.stopReason(ctx, err); stop {
 			return why
 		}
+	}
+}
+
+// idle waits for events, a poke or the deadline, on timer. It reports
+// false when the client went away.
+func (wc *wsConn) idle(ctx context.Context, timer *time.Timer, deadline time.Time) bool {
+	timer.Reset(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-wc.st.sub.Ready():
+	case <-wc.st.sub.Done():
+	case <-wc.poked:
+	case <-timer.C:
+	}
+	return true
+}
+
+// poke wakes the write loop, or makes its next wait return at once.
+func (wc *wsConn) poke() {
+	select {
+	case wc.poked <- struct{}{}:
+	default:
 	}
 }
 
@@ -263,11 +301,13 @@ func (wc *wsConn) runCommand(ctx context.Context, cmd command) error {
 }
 
 // write writes one text frame. It does not end with ctx: a connection
-// being closed still gets its last frames, within writeTimeout.
+// being closed still gets its last frames, within writeTimeout, after
+// which writeGuard closes it.
 func (wc *wsConn) write(ctx context.Context, frame []byte) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-	defer cancel()
-	if err := wc.c.Write(ctx, websocket.MessageText, frame); err != nil {
+	wc.writeGuard.Reset(writeTimeout)
+	err := wc.c.Write(context.WithoutCancel(ctx), websocket.MessageText, frame)
+	wc.writeGuard.Stop()
+	if err != nil {
 		return err
 	}
 	wc.s.metrics.framesSent.Inc()

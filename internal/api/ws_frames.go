@@ -59,7 +59,7 @@ func (wc *wsConn) readLoop(ctx context.Context) {
 		reply, resume := wc.handle(ctx, typ, data)
 		select {
 		case wc.cmds <- command{reply: reply, resume: resume}:
-			wc.wake.wake()
+			wc.poke()
 		case <-ctx.Done():
 			return
 		}

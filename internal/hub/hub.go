@@ -276,35 +276,9 @@ func (s *Subscription) GoLive(covered map[parley.TopicPartition]int64) {
 // queue is drained; ctx's error when ctx ends first.
 func (s *Subscription) Next(ctx context.Context, max int) ([]*Delivery, error) {
 	for {
-		s.mu.Lock()
-		if s.err != nil {
-			err := s.err
-			s.mu.Unlock()
-			return nil, err
+		if out, err := s.TryNext(max); len(out) > 0 || err != nil {
+			return out, err
 		}
-		if n := len(s.queue); n > 0 {
-			if max <= 0 || max > n {
-				max = n
-			}
-			out := make([]*Delivery, max)
-			copy(out, s.queue)
-			clear(s.queue[:max])
-			s.queue = s.queue[max:]
-			for _, d := range out {
-				s.bytes -= len(d.Data)
-			}
-			if len(s.queue) == 0 {
-				s.queue = nil
-			}
-			s.mu.Unlock()
-			select {
-			case s.room <- struct{}{}:
-			default:
-			}
-			return out, nil
-		}
-		s.mu.Unlock()
-
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -313,6 +287,42 @@ func (s *Subscription) Next(ctx context.Context, max int) ([]*Delivery, error) {
 		}
 	}
 }
+
+// TryNext is Next without the wait: with nothing queued it returns no
+// deliveries and a nil error. A reader that waits on channels of its own
+// as well uses it with Ready and Done.
+func (s *Subscription) TryNext(max int) ([]*Delivery, error) {
+	s.mu.Lock()
+	n := len(s.queue)
+	if n == 0 {
+		err := s.err
+		s.mu.Unlock()
+		return nil, err
+	}
+	if max <= 0 || max > n {
+		max = n
+	}
+	out := make([]*Delivery, max)
+	copy(out, s.queue)
+	clear(s.queue[:max])
+	s.queue = s.queue[max:]
+	for _, d := range out {
+		s.bytes -= len(d.Data)
+	}
+	if len(s.queue) == 0 {
+		s.queue = nil
+	}
+	s.mu.Unlock()
+	select {
+	case s.room <- struct{}{}:
+	default:
+	}
+	return out, nil
+}
+
+// Ready receives a token when the queue gained deliveries; a token may
+// also be left from deliveries already taken.
+func (s *Subscription) Ready() <-chan struct{} { return s.wake }
 
 // Fail ends the subscription with err; its reader sees err from Next.
 func (s *Subscription) Fail(err error) {
