@@ -30,6 +30,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -89,6 +90,13 @@ func run1(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer tgt.close()
 
+	if o.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	res, err := execute(ctx, o, tgt)
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.scenario, err)
@@ -123,6 +131,7 @@ type options struct {
 	startAt     time.Time
 	tag         string
 	jsonPath    string
+	cpuProfile  string
 	progress    io.Writer
 }
 
@@ -155,6 +164,7 @@ func parseOptions(scenario string, args []string, stderr io.Writer) (*options, e
 	startAt := fs.Float64("start-at", 0, "Unix time at which the shards start measuring (0: at once)")
 	fs.StringVar(&o.tag, "tag", "", "prefix of user and group names (default: from the clock)")
 	fs.StringVar(&o.jsonPath, "json", "", "write the result as JSON to this file (- for stdout)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write this process's CPU profile to this file")
 	quiet := fs.Bool("quiet", false, "print no progress")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -220,6 +230,23 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("write result: %w", err)
 	}
 	return nil
+}
+
+// startCPUProfile profiles the tool itself, to see what it costs next to
+// the server it measures on the same cores.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // brokerCmd runs Parley's embedded broker alone, so that Centrifugo's
