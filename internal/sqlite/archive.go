@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/parley-chat/parley/internal/parley"
 )
@@ -97,8 +98,10 @@ func (a *archiveStmts) close() error {
 // then read marks (which may name a notification of the same batch), then
 // offsets.
 func (s *Store) Archive(ctx context.Context, b *parley.Batch) error {
+	var dms []string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.archiveMessages(ctx, tx, b.Messages); err != nil {
+		var err error
+		if dms, err = s.archiveMessages(ctx, tx, b.Messages); err != nil {
 			return err
 		}
 		if err := s.archiveNotifications(ctx, tx, b.Notifications); err != nil {
@@ -112,15 +115,30 @@ func (s *Store) Archive(ctx context.Context, b *parley.Batch) error {
 	if err != nil {
 		return fmt.Errorf("archive batch: %w", err)
 	}
+	s.archived(b.Messages, dms)
 	return nil
 }
 
-// archiveMessages inserts the entries and, once per DM conversation of the
-// batch, its two participants.
-func (s *Store) archiveMessages(ctx context.Context, tx *sql.Tx, msgs []parley.Message) error {
-	if len(msgs) == 0 {
-		return nil
+// archived records what a committed transaction stored: the messages in
+// the ID filter (again: a filter build may have started since
+// archiveMessages added them) and the DM conversations whose participants
+// are stored.
+func (s *Store) archived(msgs []parley.Message, dms []string) {
+	if s.ids.add(msgs) {
+		s.startIDFilterBuild()
 	}
+	s.dms.add(dms)
+}
+
+// archiveMessages inserts the entries and, once per DM conversation of the
+// batch not known to be stored, its two participants; it returns those
+// conversations. It adds the entries to the ID filter before they are
+// committed, so a lookup never misses one that is.
+func (s *Store) archiveMessages(ctx context.Context, tx *sql.Tx, msgs []parley.Message) ([]string, error) {
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	s.ids.add(msgs)
 	ins := tx.StmtContext(ctx, s.stmts.message)
 	convs := map[string]bool{}
 	for i := range msgs {
@@ -135,26 +153,63 @@ func (s *Store) archiveMessages(ctx context.Context, tx *sql.Tx, msgs []parley.M
 			m.Body, m.ClientID, micros(m.SentAt), mu, ma, mr,
 			m.Pos.Topic, m.Pos.Partition, m.Pos.Offset)
 		if err != nil {
-			return fmt.Errorf("insert message %q: %w", m.ID, err)
+			return nil, fmt.Errorf("insert message %q: %w", m.ID, err)
 		}
 		convs[m.Conversation] = true
 	}
 
 	part := tx.StmtContext(ctx, s.stmts.participant)
+	var dms []string
 	for conv := range convs {
 		kind, users, ok := parley.ParseConversation(conv)
-		if !ok || kind != parley.KindDM {
+		if !ok || kind != parley.KindDM || s.dms.has(conv) {
 			continue
 		}
 		a, b := users[0], users[1]
 		if _, err := part.ExecContext(ctx, a, conv, b); err != nil {
-			return fmt.Errorf("insert participant: %w", err)
+			return nil, fmt.Errorf("insert participant: %w", err)
 		}
 		if _, err := part.ExecContext(ctx, b, conv, a); err != nil {
-			return fmt.Errorf("insert participant: %w", err)
+			return nil, fmt.Errorf("insert participant: %w", err)
 		}
+		dms = append(dms, conv)
 	}
-	return nil
+	return dms, nil
+}
+
+// maxKnownDMs bounds knownDMs; past it the set starts again empty.
+const maxKnownDMs = 1 << 20
+
+// knownDMs remembers DM conversations whose participants are stored, so
+// that archiving a conversation's messages inserts its participants once,
+// not once per batch. Participants are never deleted.
+type knownDMs struct {
+	// mu guards convs.
+	mu    sync.Mutex
+	convs map[string]struct{}
+}
+
+func (k *knownDMs) has(conv string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	_, ok := k.convs[conv]
+	return ok
+}
+
+// add records conversations whose participants a committed transaction
+// stored.
+func (k *knownDMs) add(convs []string) {
+	if len(convs) == 0 {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.convs == nil || len(k.convs)+len(convs) > maxKnownDMs {
+		k.convs = make(map[string]struct{}, len(convs))
+	}
+	for _, c := range convs {
+		k.convs[c] = struct{}{}
+	}
 }
 
 // archiveNotifications inserts the notifications new to the store and their

@@ -76,6 +76,9 @@ func (s *Store) History(
 
 // MessageByID returns an entry of a conversation by ID.
 func (s *Store) MessageByID(ctx context.Context, conversation, id string) (parley.Message, error) {
+	if !s.ids.mayHold(conversation, id) {
+		return parley.Message{}, fmt.Errorf("read message %q: %w", id, parley.ErrNotFound)
+	}
 	q := `SELECT ` + messageCols + ` FROM messages m WHERE m.conversation = ? AND m.id = ?`
 	m, err := scanMessage(s.queryRow(ctx, q, conversation, id))
 	if err != nil {

@@ -15,12 +15,13 @@ var _ parley.Importer = (*Store)(nil)
 // Entries, read marks and offsets go through Archive's own steps, so they
 // keep its rules; the rest is inserted unless its key is stored.
 func (s *Store) Import(ctx context.Context, b *parley.TransferBatch) error {
+	var dms []string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, step := range []func() error{
 			func() error { return importUsers(ctx, tx, b.Users) },
 			func() error { return importGroups(ctx, tx, b.Groups) },
 			func() error { return importMembers(ctx, tx, b.Members) },
-			func() error { return s.archiveMessages(ctx, tx, b.Messages) },
+			func() (err error) { dms, err = s.archiveMessages(ctx, tx, b.Messages); return err },
 			func() error { return s.importParticipants(ctx, tx, b.Participants) },
 			func() error { return s.importNotifications(ctx, tx, b.Notifications) },
 			func() error { return s.archiveReads(ctx, tx, b.Reads) },
@@ -35,6 +36,7 @@ func (s *Store) Import(ctx context.Context, b *parley.TransferBatch) error {
 	if err != nil {
 		return fmt.Errorf("import batch: %w", err)
 	}
+	s.archived(b.Messages, dms)
 	return nil
 }
 

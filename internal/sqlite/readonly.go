@@ -28,7 +28,8 @@ func OpenReadOnly(ctx context.Context, path string, logger *slog.Logger) (*Store
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 
-	s := &Store{logger: logger.With("component", "sqlite")}
+	// No ID filter: another process writes the file.
+	s := newStore(logger)
 	if err := s.openReadOnly(ctx, abs); err != nil {
 		s.Close()
 		return nil, err

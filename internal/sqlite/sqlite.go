@@ -41,6 +41,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -63,6 +64,13 @@ type Store struct {
 	logger *slog.Logger
 	stmts  *archiveStmts
 	reads  readStmts // of r
+
+	ids *idFilter
+	dms knownDMs
+	// bg runs the background builds of ids; Close cancels bgCtx and waits.
+	bg     sync.WaitGroup
+	bgCtx  context.Context
+	stopBG context.CancelFunc
 }
 
 var _ parley.Store = (*Store)(nil)
@@ -79,12 +87,22 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		return nil, fmt.Errorf("resolve database path: %w", err)
 	}
 
-	s := &Store{logger: logger.With("component", "sqlite")}
+	s := newStore(logger)
 	if err := s.open(ctx, abs); err != nil {
 		s.Close()
 		return nil, err
 	}
+	s.ids.building = true
+	s.startIDFilterBuild()
 	return s, nil
+}
+
+// newStore returns a Store not connected yet, whose ID filter is not built
+// (every lookup queries the database) until startIDFilterBuild.
+func newStore(logger *slog.Logger) *Store {
+	s := &Store{logger: logger.With("component", "sqlite"), ids: newIDFilter()}
+	s.bgCtx, s.stopBG = context.WithCancel(context.Background())
+	return s
 }
 
 // open connects both pools, migrates and prepares the statements.
@@ -156,6 +174,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both pools. The Store must not be used afterwards.
 func (s *Store) Close() error {
+	s.stopBG()
+	s.bg.Wait()
 	var errs []error
 	if s.stmts != nil {
 		errs = append(errs, s.stmts.close())
