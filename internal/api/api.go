@@ -92,6 +92,7 @@ type Server struct {
 	metrics *metrics
 	mux     *http.ServeMux
 	users   *userSet
+	tokens  tokenCache
 	drops   *rateLimitedLog
 
 	// patterns lists every pattern registered on mux, for the tests.

@@ -118,6 +118,21 @@ func (s *Server) isAPIKey(tok string) bool {
 // parseToken checks a user token: HS256 only, signed with the secret, with
 // an exp in the future and a sub that is a valid user ID.
 func (s *Server) parseToken(tok string) (sub string, exp time.Time, err error) {
+	if t, ok := s.tokens.get(tok); ok {
+		if !s.now().Before(t.exp) {
+			return "", time.Time{}, errTokenExpired
+		}
+		return t.sub, t.exp, nil
+	}
+	sub, exp, err = s.verifyToken(tok)
+	if err == nil {
+		s.tokens.put(tok, verifiedToken{sub: sub, exp: exp})
+	}
+	return sub, exp, err
+}
+
+// verifyToken checks a token's signature and claims.
+func (s *Server) verifyToken(tok string) (sub string, exp time.Time, err error) {
 	var claims jwt.RegisteredClaims
 	key := func(*jwt.Token) (any, error) { return s.secret, nil }
 	_, err = jwt.ParseWithClaims(tok, &claims, key,
@@ -192,4 +207,40 @@ func (u *userSet) put(user parley.User) {
 		clear(u.users)
 	}
 	u.users[user.ID] = user
+}
+
+// maxVerifiedTokens bounds tokenCache; past it the cache starts again
+// empty.
+const maxVerifiedTokens = 50_000
+
+// tokenCache remembers tokens whose signature and claims were verified,
+// with their subject and expiry, so a client that sends with the same
+// token again costs no HMAC and no JSON decoding. A verified token stays
+// valid until it expires: the secret does not change while the server
+// runs.
+type tokenCache struct {
+	// mu guards tokens.
+	mu     sync.Mutex
+	tokens map[string]verifiedToken
+}
+
+type verifiedToken struct {
+	sub string
+	exp time.Time
+}
+
+func (c *tokenCache) get(tok string) (verifiedToken, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.tokens[tok]
+	return t, ok
+}
+
+func (c *tokenCache) put(tok string, t verifiedToken) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tokens == nil || len(c.tokens) >= maxVerifiedTokens {
+		c.tokens = map[string]verifiedToken{}
+	}
+	c.tokens[tok] = t
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -362,4 +363,29 @@ func TestOpsRoutes(t *testing.T) {
 		http.StatusBadRequest)
 	expect(t, e.call("PATCH", "/v1/admin/topics/notifications", testAPIKey,
 		map[string]any{"partitions": 0}), http.StatusBadRequest)
+}
+
+func TestVerifiedTokenExpiresFromTheCache(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	s := &Server{secret: []byte(testSecret), now: func() time.Time { return now }}
+	tok := mint(t, jwt.RegisteredClaims{Subject: "carol", ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute))})
+
+	for range 2 { // verified, then from the cache
+		if sub, _, err := s.parseToken(tok); err != nil || sub != "carol" {
+			t.Fatalf("parseToken of a valid token = %q, %v", sub, err)
+		}
+	}
+	if _, ok := s.tokens.get(tok); !ok {
+		t.Fatal("a verified token is not cached")
+	}
+	now = now.Add(time.Minute)
+	if _, _, err := s.parseToken(tok); !errors.Is(err, errTokenExpired) {
+		t.Fatalf("parseToken of a cached token past its exp: %v, want errTokenExpired", err)
+	}
+	forged, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: "carol",
+		ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}).SignedString([]byte("another-secret-entirely"))
+	s.parseToken(forged)
+	if _, ok := s.tokens.get(forged); ok {
+		t.Fatal("a forged token is cached")
+	}
 }
