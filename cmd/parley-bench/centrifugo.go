@@ -93,7 +93,7 @@ func (t *centrifugoTarget) connect(ctx context.Context, r *run, user, group stri
 		}
 	}
 
-	c := &conn{ws: ws, user: user, run: r, seen: map[uint64]struct{}{}}
+	c := &conn{ws: ws, user: user, run: r}
 	c.pong = func(ctx context.Context, line []byte) bool {
 		if !bytes.Equal(line, []byte("{}")) {
 			return false

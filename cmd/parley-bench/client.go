@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -35,16 +36,76 @@ func parseBody(line []byte) (id uint64, sent int64, to []byte, ok bool) {
 	if j := bytes.IndexByte(rest, '"'); j >= 0 {
 		rest = rest[:j]
 	}
-	f := bytes.Fields(rest)
-	if len(f) != 3 {
+	idField, rest, ok1 := bytes.Cut(rest, []byte(" "))
+	sentField, to, ok2 := bytes.Cut(rest, []byte(" "))
+	if !ok1 || !ok2 || len(to) == 0 || bytes.IndexByte(to, ' ') >= 0 {
 		return 0, 0, nil, false
 	}
-	id, err1 := strconv.ParseUint(string(f[0]), 16, 64)
-	sent, err2 := strconv.ParseInt(string(f[1]), 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, 0, nil, false
+	id, ok1 = parseHex(idField)
+	sent, ok2 = parseDecimal(sentField)
+	return id, sent, to, ok1 && ok2
+}
+
+// parseHex and parseDecimal parse the body's numbers without the string
+// conversion strconv needs; the tool reads hundreds of thousands a second.
+func parseHex(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
 	}
-	return id, sent, f[2], true
+	var n uint64
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			n = n<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+func parseDecimal(b []byte) (int64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		d := int64(c - '0')
+		if c < '0' || c > '9' || n > (math.MaxInt64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// idSet is a set of message IDs: a bitmap of the sequence numbers of each
+// sending shard (an ID's top 16 bits), far cheaper than a map for the
+// dense numbers the tool hands out.
+type idSet struct {
+	shards map[uint64][]uint64
+}
+
+// add adds id and reports whether it was new.
+func (s *idSet) add(id uint64) bool {
+	if s.shards == nil {
+		s.shards = map[uint64][]uint64{}
+	}
+	shard, seq := id>>48, id&(1<<48-1)
+	bits := s.shards[shard]
+	w := int(seq / 64)
+	if w >= len(bits) {
+		bits = append(bits, make([]uint64, w+1-len(bits))...)
+		s.shards[shard] = bits
+	}
+	mask := uint64(1) << (seq % 64)
+	if bits[w]&mask != 0 {
+		return false
+	}
+	bits[w] |= mask
+	return true
 }
 
 // counters are a run's totals, shared by every connection of the process.
@@ -73,7 +134,7 @@ type conn struct {
 	run  *run
 	// seen holds the IDs this connection received; only the read loop
 	// touches it.
-	seen map[uint64]struct{}
+	seen idSet
 	// pong answers a server ping line; nil when the protocol has none.
 	pong func(ctx context.Context, line []byte) bool
 	// reply handles a line that answers a client frame; nil when the
@@ -95,10 +156,16 @@ func dialWS(ctx context.Context, url string, hdr http.Header) (*websocket.Conn, 
 }
 
 // readLoop runs until ctx ends or the connection breaks.
+// Reads take no context, which would cost a context.AfterFunc per frame:
+// the connection is closed when ctx ends instead. Frames are read into one
+// buffer, reused.
 func (c *conn) readLoop(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() { c.ws.CloseNow() })
+	defer stop()
 	self := []byte(c.user)
+	var buf bytes.Buffer
 	for {
-		_, data, err := c.ws.Read(ctx)
+		data, err := c.readFrame(&buf)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 				c.run.c.fail(fmt.Errorf("read %s: %w", c.user, err))
@@ -122,6 +189,20 @@ func (c *conn) readLoop(ctx context.Context) {
 	}
 }
 
+// readFrame reads the next frame into buf and returns its bytes, valid
+// until the next call.
+func (c *conn) readFrame(buf *bytes.Buffer) ([]byte, error) {
+	_, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 func (c *conn) line(ctx context.Context, line, self []byte) {
 	if c.pong != nil && c.pong(ctx, line) {
 		return
@@ -133,11 +214,10 @@ func (c *conn) line(ctx context.Context, line, self []byte) {
 	if !ok || (!bytes.Equal(to, self) && !bytes.Equal(to, []byte("*"))) {
 		return
 	}
-	if _, dup := c.seen[id]; dup {
+	if !c.seen.add(id) {
 		c.run.c.dups.Add(1)
 		return
 	}
-	c.seen[id] = struct{}{}
 	c.run.delivered(id, sent)
 }
 

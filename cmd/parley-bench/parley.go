@@ -99,7 +99,7 @@ func (t *parleyTarget) connect(ctx context.Context, r *run, user, _ string) (*co
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{ws: ws, user: user, run: r, seen: map[uint64]struct{}{}}
+	c := &conn{ws: ws, user: user, run: r}
 	c.reply = func(line []byte) bool { return parleyReply(r, line) }
 	return c, nil
 }

@@ -199,3 +199,33 @@ func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+func TestParseBody(t *testing.T) {
+	sent := time.Unix(1_796_453_463, 123_456_789)
+	id := uint64(3)<<48 | 0xabc
+	line := []byte(`{"type":"message","body":"` + makeBody(id, sent, "u42") + `","seq":7}`)
+	gotID, gotSent, to, ok := parseBody(line)
+	if !ok || gotID != id || gotSent != sent.UnixNano() || string(to) != "u42" {
+		t.Errorf("parseBody = %x, %d, %q, %v; want %x, %d, u42, true", gotID, gotSent, to, ok,
+			id, sent.UnixNano())
+	}
+	for _, bad := range []string{`"pb1 xyz 1 u"`, `"pb1 1 -5 u"`, `"pb1 1 2"`, `"pb1 1 2 u v"`,
+		`"pb1 1 99999999999999999999 u"`, `"hello"`} {
+		if _, _, _, ok := parseBody([]byte(bad)); ok {
+			t.Errorf("parseBody(%s) succeeded", bad)
+		}
+	}
+}
+
+func TestIDSetAddsOnce(t *testing.T) {
+	var s idSet
+	for _, id := range []uint64{5, 1<<48 | 5, 1000, 5} {
+		s.add(id)
+	}
+	if s.add(5) || s.add(1<<48|5) || s.add(1000) {
+		t.Error("an ID added before is new again")
+	}
+	if !s.add(6) || !s.add(2<<48|5) {
+		t.Error("a new ID is not new")
+	}
+}

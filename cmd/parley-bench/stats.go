@@ -120,18 +120,22 @@ type tallyShard struct {
 	// mu guards the maps below.
 	mu       sync.Mutex
 	expected map[uint64]int32 // acknowledged ID -> recipients that must get it
-	received map[uint64]int32 // ID -> distinct recipients that got it
-	sentAt   map[uint64]int64 // ID -> send time, Unix ns (keepTimes)
-	slowest  map[uint64]int64 // ID -> its slowest delivery so far, µs (keepTimes)
+	got      map[uint64]*gotStats
+}
+
+// gotStats is what arrived of one ID: one map entry, so that a delivery
+// costs one lookup.
+type gotStats struct {
+	received  int32 // distinct recipients that got it
+	sentAt    int64 // send time, Unix ns (keepTimes)
+	slowestUs int64 // its slowest delivery so far, µs (keepTimes)
 }
 
 func newTally() *tally {
 	t := &tally{}
 	for i := range t.shards {
 		t.shards[i].expected = map[uint64]int32{}
-		t.shards[i].received = map[uint64]int32{}
-		t.shards[i].sentAt = map[uint64]int64{}
-		t.shards[i].slowest = map[uint64]int64{}
+		t.shards[i].got = map[uint64]*gotStats{}
 	}
 	return t
 }
@@ -152,12 +156,15 @@ func (t *tally) Ack(id uint64, want int) {
 func (t *tally) Got(id uint64, sentNs int64, lat time.Duration) {
 	s := t.shard(id)
 	s.mu.Lock()
-	s.received[id]++
+	g := s.got[id]
+	if g == nil {
+		g = &gotStats{}
+		s.got[id] = g
+	}
+	g.received++
 	if t.keepTimes {
-		s.sentAt[id] = sentNs
-		if us := lat.Microseconds(); us > s.slowest[id] {
-			s.slowest[id] = us
-		}
+		g.sentAt = sentNs
+		g.slowestUs = max(g.slowestUs, lat.Microseconds())
 	}
 	s.mu.Unlock()
 }
@@ -197,15 +204,11 @@ func (t *tally) export(withTimes bool) ids {
 		for k, v := range s.expected {
 			out.Expected[k] = v
 		}
-		for k, v := range s.received {
-			out.Received[k] += v
-		}
-		if withTimes {
-			for k, v := range s.sentAt {
-				out.SentAt[k] = v
-			}
-			for k, v := range s.slowest {
-				out.Slowest[k] = max(out.Slowest[k], v)
+		for k, g := range s.got {
+			out.Received[k] += g.received
+			if withTimes && t.keepTimes {
+				out.SentAt[k] = g.sentAt
+				out.Slowest[k] = max(out.Slowest[k], g.slowestUs)
 			}
 		}
 		s.mu.Unlock()
