@@ -52,6 +52,13 @@ import (
 // connection (another process, or a checkpoint) holds before it fails.
 const busyTimeoutMS = 5000
 
+// walCheckpointPages is how many pages the WAL grows to before a commit
+// copies them into the database file. The archiver rewrites the same index
+// pages (one per active conversation) in batch after batch: the larger the
+// WAL, the more of those rewrites one checkpoint folds into one write. At
+// 4 KiB pages it is 32 MiB of WAL; SQLite's default is 1,000 pages.
+const walCheckpointPages = 8000
+
 // mmapBytes is how much of the database file connections map into memory
 // to read it; beyond it they read with system calls.
 const mmapBytes = 1 << 30
@@ -155,6 +162,7 @@ func dsn(abs string, readOnly bool) string {
 		// journal_mode is stored in the file: the readers inherit it.
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
 		q.Set("_txlock", "immediate")
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
