@@ -59,6 +59,13 @@ const busyTimeoutMS = 5000
 // 4 KiB pages it is 32 MiB of WAL; SQLite's default is 1,000 pages.
 const walCheckpointPages = 8000
 
+// writerCacheKiB bounds the writer's page cache. The archiver touches an
+// index page per active conversation and per notified user in every batch;
+// with SQLite's default of 2 MiB those pages fall out between batches and
+// are read again, from the WAL, with a system call each. The cache fills
+// only as pages are used.
+const writerCacheKiB = 64 << 10
+
 // mmapBytes is how much of the database file connections map into memory
 // to read it; beyond it they read with system calls.
 const mmapBytes = 1 << 30
@@ -163,6 +170,7 @@ func dsn(abs string, readOnly bool) string {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", writerCacheKiB))
 		q.Set("_txlock", "immediate")
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
