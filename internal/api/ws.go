@@ -43,6 +43,13 @@ const commandQueueLen = 16
 // client frames and calls the service; the write loop (writeLoop) owns
 // every write and the subscription. They talk through cmds, and the read
 // loop wakes the write loop with poke.
+//
+// Known shortcomings (docs/limits.md): two goroutines per connection are
+// about a third of an idle connection's memory, and a message to a large
+// group makes every member's write loop runnable at once, ahead of the
+// goroutines that carry the next message. A small pool of writers would
+// batch better under overload; an event loop over the sockets would need a
+// WebSocket library of its own.
 type wsConn struct {
 	s    *Server
 	c    *websocket.Conn

@@ -70,7 +70,9 @@ type Config struct {
 	// SyncWrites makes the broker fsync every produced batch before it
 	// acknowledges it. Off, acknowledged records survive a killed process
 	// (they are in the page cache) but not a power cut, as with Kafka's own
-	// defaults. On, produce throughput drops several times.
+	// defaults. On, kfake fsyncs the segment and the index of each
+	// partition's batch in turn, in its single loop, so a produce waits for
+	// two fsyncs per partition it writes to (docs/limits.md).
 	SyncWrites bool
 	// Logger receives the broker's logs; nil discards them.
 	Logger *slog.Logger
