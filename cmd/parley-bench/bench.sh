@@ -81,7 +81,7 @@ run_target() { # run_target NAME START ADDR KAFKA
 	want fanout10k && $start && "$B" fanout "${a[@]}" $(common) --members 10000 --rates 2,10,20 \
 		--json "$OUT/fanout10k-$t-$r.json"
 	want notify && $start && "$B" notify "${a[@]}" $(common) --kafka "$kafka" --conns 1000 \
-		--rates 1000,5000,10000,20000,30000 --json "$OUT/notify-$t-$r.json"
+		--rates 1000,5000,10000,20000,30000,40000 --json "$OUT/notify-$t-$r.json"
 	want idle10k && $start && "$B" idle "${a[@]}" $(common) --conns 10000 --hold 5s --json "$OUT/idle10k-$t-$r.json"
 	# 19,000 connections: two processes, each under the open-file limit.
 	want idle19k || return 0
