@@ -33,7 +33,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.users.put(u)
+	s.users.put(u.ID, u)
 	s.writeSession(w, r, http.StatusCreated, u)
 }
 

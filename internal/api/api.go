@@ -35,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-chat/parley/internal/node"
+	"github.com/parley-chat/parley/internal/parley"
 )
 
 // Defaults for the zero values of Config.
@@ -91,8 +92,8 @@ type Server struct {
 	ping    time.Duration
 	metrics *metrics
 	mux     *http.ServeMux
-	users   *userSet
-	tokens  tokenCache
+	users   *boundedCache[parley.User]
+	tokens  *boundedCache[verifiedToken]
 	drops   *rateLimitedLog
 
 	// patterns lists every pattern registered on mux, for the tests.
@@ -125,7 +126,8 @@ func New(cfg Config) (*Server, error) {
 		now:     cfg.Now,
 		ping:    cfg.PingInterval,
 		mux:     http.NewServeMux(),
-		users:   newUserSet(),
+		users:   newBoundedCache[parley.User](maxKnownUsers),
+		tokens:  newBoundedCache[verifiedToken](maxVerifiedTokens),
 		drained: make(chan struct{}),
 	}
 	s.drops = newRateLimitedLog(s.logger, dropLogInterval)

@@ -175,72 +175,56 @@ func (s *Server) ensureUser(ctx context.Context, id string) (parley.User, error)
 	if err != nil {
 		return parley.User{}, err
 	}
-	s.users.put(u)
+	s.users.put(u.ID, u)
 	return u, nil
 }
 
-// maxKnownUsers bounds userSet; past it the set starts over.
-const maxKnownUsers = 100_000
-
-// userSet remembers users known to exist, so that a request with a token
-// costs no store write. Users are never deleted, so an entry never goes
-// stale.
-type userSet struct {
-	// mu guards users.
-	mu    sync.Mutex
-	users map[string]parley.User
-}
-
-func newUserSet() *userSet { return &userSet{users: map[string]parley.User{}} }
-
-func (u *userSet) get(id string) (parley.User, bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	user, ok := u.users[id]
-	return user, ok
-}
-
-func (u *userSet) put(user parley.User) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if len(u.users) >= maxKnownUsers {
-		clear(u.users)
-	}
-	u.users[user.ID] = user
-}
-
-// maxVerifiedTokens bounds tokenCache; past it the cache starts again
+// Bounds of the server's caches; past its bound a cache starts again
 // empty.
-const maxVerifiedTokens = 50_000
+const (
+	maxKnownUsers     = 100_000
+	maxVerifiedTokens = 50_000
+)
 
-// tokenCache remembers tokens whose signature and claims were verified,
-// with their subject and expiry, so a client that sends with the same
-// token again costs no HMAC and no JSON decoding. A verified token stays
+// boundedCache is a map, safe for concurrent use, that starts again empty
+// once it holds max entries.
+//
+// The server keeps two: users known to exist, so that a request with a
+// token costs no store write (users are never deleted, so an entry never
+// goes stale), and tokens whose signature and claims were verified, with
+// their subject and expiry, so that a client that sends with the same
+// token again costs no HMAC and no JSON decoding (a verified token stays
 // valid until it expires: the secret does not change while the server
-// runs.
-type tokenCache struct {
-	// mu guards tokens.
-	mu     sync.Mutex
-	tokens map[string]verifiedToken
+// runs).
+type boundedCache[V any] struct {
+	max int
+	// mu guards m.
+	mu sync.Mutex
+	m  map[string]V
 }
 
+func newBoundedCache[V any](max int) *boundedCache[V] {
+	return &boundedCache[V]{max: max, m: map[string]V{}}
+}
+
+func (c *boundedCache[V]) get(key string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[key]
+	return v, ok
+}
+
+func (c *boundedCache[V]) put(key string, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[key] = v
+}
+
+// verifiedToken is what the token cache keeps of a verified token.
 type verifiedToken struct {
 	sub string
 	exp time.Time
-}
-
-func (c *tokenCache) get(tok string) (verifiedToken, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, ok := c.tokens[tok]
-	return t, ok
-}
-
-func (c *tokenCache) put(tok string, t verifiedToken) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tokens == nil || len(c.tokens) >= maxVerifiedTokens {
-		c.tokens = map[string]verifiedToken{}
-	}
-	c.tokens[tok] = t
 }

@@ -98,6 +98,7 @@ func (a *archiveStmts) close() error {
 // then read marks (which may name a notification of the same batch), then
 // offsets.
 func (s *Store) Archive(ctx context.Context, b *parley.Batch) error {
+	build := s.ids.add(b.Messages)
 	var dms []string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -115,16 +116,16 @@ func (s *Store) Archive(ctx context.Context, b *parley.Batch) error {
 	if err != nil {
 		return fmt.Errorf("archive batch: %w", err)
 	}
-	s.archived(b.Messages, dms)
+	s.archived(b.Messages, build, dms)
 	return nil
 }
 
 // archived records what a committed transaction stored: the messages in
-// the ID filter (again: a filter build may have started since
-// archiveMessages added them) and the DM conversations whose participants
-// are stored.
-func (s *Store) archived(msgs []parley.Message, dms []string) {
-	if s.ids.add(msgs) {
+// the ID filter, if a filter build started after the messages were added
+// to it before the transaction, and the DM conversations whose
+// participants are stored.
+func (s *Store) archived(msgs []parley.Message, build int, dms []string) {
+	if s.ids.addAgain(msgs, build) {
 		s.startIDFilterBuild()
 	}
 	s.dms.add(dms)
@@ -132,13 +133,12 @@ func (s *Store) archived(msgs []parley.Message, dms []string) {
 
 // archiveMessages inserts the entries and, once per DM conversation of the
 // batch not known to be stored, its two participants; it returns those
-// conversations. It adds the entries to the ID filter before they are
-// committed, so a lookup never misses one that is.
+// conversations. Its callers add the entries to the ID filter before the
+// transaction, so that a lookup never misses one that is committed.
 func (s *Store) archiveMessages(ctx context.Context, tx *sql.Tx, msgs []parley.Message) ([]string, error) {
 	if len(msgs) == 0 {
 		return nil, nil
 	}
-	s.ids.add(msgs)
 	ins := tx.StmtContext(ctx, s.stmts.message)
 	convs := map[string]bool{}
 	for i := range msgs {

@@ -35,6 +35,7 @@ type idFilter struct {
 	ids   int  // added since the build started
 	sized int  // how many IDs bits is sized for
 	ready bool // the build has added every stored ID
+	build int  // counts the builds started, for addAgain
 	// building is set while a build runs, so only one does.
 	building bool
 }
@@ -73,24 +74,39 @@ func (f *idFilter) mayHold(conversation, id string) bool {
 	return true
 }
 
-// add records messages the store is about to hold or holds. It reports
-// whether the filter has grown past the size it was built for and a
-// rebuild must start; it reports that once per build.
-func (f *idFilter) add(msgs []parley.Message) (rebuild bool) {
+// add records messages the store is about to commit and returns the
+// build it added them to, for addAgain.
+func (f *idFilter) add(msgs []parley.Message) (build int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.bits == nil {
-		return false // no build started yet: it will read the messages
+	if f.bits != nil { // before the first build, the build reads them
+		f.setAllLocked(msgs)
 	}
-	for i := range msgs {
-		f.setLocked(msgs[i].Conversation, msgs[i].ID)
+	return f.build
+}
+
+// addAgain records committed messages that add gave to an earlier build
+// than the current one, which may have scanned the store before they were
+// committed. It reports whether the filter has grown past the size it was
+// built for and a rebuild must start; it reports that once per build.
+func (f *idFilter) addAgain(msgs []parley.Message, build int) (rebuild bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.bits != nil && build != f.build {
+		f.setAllLocked(msgs)
 	}
-	f.ids += len(msgs)
 	if f.ready && !f.building && f.ids > f.sized {
 		f.building = true
 		return true
 	}
 	return false
+}
+
+func (f *idFilter) setAllLocked(msgs []parley.Message) {
+	for i := range msgs {
+		f.setLocked(msgs[i].Conversation, msgs[i].ID)
+	}
+	f.ids += len(msgs)
 }
 
 func (f *idFilter) setLocked(conversation, id string) {
@@ -100,8 +116,8 @@ func (f *idFilter) setLocked(conversation, id string) {
 }
 
 // buildIDFilter sizes the filter for twice the stored messages and adds
-// every one of them. Messages archived meanwhile are added by add, to the
-// new bits. The caller has set building.
+// every one of them. Messages archived meanwhile are added by add or
+// addAgain, to the new bits. The caller has set building.
 func (s *Store) buildIDFilter(ctx context.Context) error {
 	f := s.ids
 	defer func() {
@@ -118,6 +134,7 @@ func (s *Store) buildIDFilter(ctx context.Context) error {
 	f.sized = max(2*count, filterMinIDs)
 	f.bits = make([]uint64, (f.sized*filterBitsPerID+63)/64)
 	f.ids = 0
+	f.build++
 	f.mu.Unlock()
 
 	// The scan starts after the new bits are in place: a message committed

@@ -113,6 +113,9 @@ func TestIDFilterFalsePositivesAreRare(t *testing.T) {
 		msgs[i] = parley.Message{Conversation: "dm:ann:bob", ID: fmt.Sprintf("m%d", i)}
 	}
 	f.add(msgs)
+	if f.ids != len(msgs) {
+		t.Errorf("filter counts %d messages, want %d", f.ids, len(msgs))
+	}
 	for _, m := range msgs {
 		if !f.mayHold(m.Conversation, m.ID) {
 			t.Fatalf("an added message %s is not in the filter", m.ID)

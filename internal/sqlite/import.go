@@ -15,6 +15,7 @@ var _ parley.Importer = (*Store)(nil)
 // Entries, read marks and offsets go through Archive's own steps, so they
 // keep its rules; the rest is inserted unless its key is stored.
 func (s *Store) Import(ctx context.Context, b *parley.TransferBatch) error {
+	build := s.ids.add(b.Messages)
 	var dms []string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, step := range []func() error{
@@ -36,7 +37,7 @@ func (s *Store) Import(ctx context.Context, b *parley.TransferBatch) error {
 	if err != nil {
 		return fmt.Errorf("import batch: %w", err)
 	}
-	s.archived(b.Messages, dms)
+	s.archived(b.Messages, build, dms)
 	return nil
 }
 
