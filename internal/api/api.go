@@ -12,9 +12,9 @@
 // cannot set headers there. errors.go holds the one catalogue of API errors
 // and the one function that turns an error into a response.
 //
-// Each WebSocket connection runs one read loop and one write loop; the
-// write loop owns every write, and is the only one to read the connection's
-// hub subscription. A connection that cannot keep up is closed with a code
+// Each WebSocket connection runs one read loop, and a writer goroutine
+// while it has something to write; the writer owns every write, and is the
+// only one to read the connection's hub subscription. A connection that cannot keep up is closed with a code
 // that tells the client to resume from its last stream cursor. Server.
 // Shutdown closes every live connection with "server shutting down".
 //

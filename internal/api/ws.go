@@ -1,9 +1,13 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -34,41 +38,54 @@ const (
 // connection with 1009 beyond it.
 const maxClientFrame = 256 << 10
 
-// commandQueueLen bounds the replies waiting for the write loop. When it
+// commandQueueLen bounds the replies waiting for the writer. When it
 // is full the read loop waits, so a client that sends faster than it reads
 // its replies stops being read.
 const commandQueueLen = 16
 
-// wsConn is one WebSocket connection. The read loop (readLoop) parses
-// client frames and calls the service; the write loop (writeLoop) owns
-// every write and the subscription. They talk through cmds, and the read
-// loop wakes the write loop with poke.
+// wsConn is one WebSocket connection. A reader goroutine (readLoop)
+// parses client frames and calls the service; writes are made by a writer
+// goroutine (flush) that runs only while there is something to write:
+// events, replies, a ping that is due, or the end of the connection. The
+// first wake-up starts it, and it exits once a pass over the work finds no
+// new wake-up. So an idle connection costs one goroutine, and at most one
+// writer runs at a time; it owns every write and the subscription.
 //
-// Known shortcomings (docs/limits.md): two goroutines per connection are
-// about a third of an idle connection's memory, and a message to a large
-// group makes every member's write loop runnable at once, ahead of the
-// goroutines that carry the next message. A small pool of writers would
-// batch better under overload; an event loop over the sockets would need a
+// Known shortcomings (docs/limits.md): a message to a large group starts
+// a writer for every member at once, ahead of the goroutines that carry
+// the next message; a small pool of writers would batch better under
+// overload. The reader goroutine, parked in a read, is about a sixth of an
+// idle connection's memory; an event loop over the sockets would need a
 // WebSocket library of its own.
 type wsConn struct {
 	s    *Server
 	c    *websocket.Conn
 	user string
 	exp  time.Time
-	cmds chan command
-	// poked holds a token when the write loop has work besides events: a
-	// command, or the server shutting down.
-	poked chan struct{}
-	st    *stream // the write loop's only
+	// ctx ends when the client goes away or the connection ends.
+	ctx    context.Context
+	cancel context.CancelFunc
+	cmds   chan command
+
+	// wakes counts the wake-ups no writer has looked at yet. The one that
+	// takes it from zero starts a writer. A writer that ends the
+	// connection leaves it above zero, so that none starts again.
+	wakes atomic.Int64
+	// clock wakes a writer when a ping is due or the token expires.
+	clock *time.Timer
 	// writeGuard closes the connection when a write takes longer than
 	// writeTimeout; one timer, reset per write, costs less than a
 	// context per frame.
 	writeGuard *time.Timer
-	// scratch is the write loop's buffer for frames of several events.
-	scratch []byte
+	// finished is closed once a writer has ended the connection.
+	finished chan struct{}
+
+	// The writer's own; writers run one after another.
+	st       *stream
+	nextPing time.Time
 }
 
-// command is work for the write loop: a reply frame to write, or a resume.
+// command is work for the writer: a reply frame to write, or a resume.
 type command struct {
 	reply  []byte
 	resume *resumeCmd
@@ -95,8 +112,18 @@ var (
 	closeTokenExpired = closeReason{CloseTokenExpired, "token expired", dropTokenExpired}
 )
 
-// serveWS upgrades GET /v1/ws to a WebSocket and serves it until either
-// side closes.
+// Buffer sizes of an upgraded connection, smaller than net/http's 4 KiB
+// each since every idle connection keeps them: client frames are small,
+// and a frame of events up to wsWriteBuffer still goes out in one write.
+const (
+	wsReadBuffer  = 1 << 10
+	wsWriteBuffer = 2 << 10
+)
+
+// serveWS upgrades GET /v1/ws to a WebSocket and starts serving it. The
+// handler returns once the connection is up; the connection's own
+// goroutine, started with a small stack, serves it until either side
+// closes.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	id, err := s.authUser(r, streamToken(r))
 	if err != nil {
@@ -112,53 +139,120 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errShuttingDown)
 		return
 	}
-	defer s.untrack()
 
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	// The request's context ends when this handler returns; the
+	// connection outlives it.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	st, err := s.subscribe(ctx, id.user.ID, from)
 	if err != nil {
+		cancel()
+		s.untrack()
 		s.writeError(w, r, err)
 		return
 	}
 	// Any origin may connect: clients authenticate with a token in the
 	// header or the URL, never with a cookie, so a foreign page that opens
 	// a socket has no credentials to borrow.
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	c, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		st.close()
+		cancel()
+		s.untrack()
 		return // Accept has answered the request
 	}
 	c.SetReadLimit(maxClientFrame)
-	wc := &wsConn{s: s, c: c, user: id.user.ID, exp: id.exp, st: st,
-		cmds: make(chan command, commandQueueLen), poked: make(chan struct{}, 1)}
+	wc := &wsConn{s: s, c: c, user: id.user.ID, exp: id.exp, ctx: ctx, cancel: cancel, st: st,
+		cmds: make(chan command, commandQueueLen), finished: make(chan struct{}),
+		nextPing: time.Now().Add(s.ping)}
 	wc.writeGuard = time.AfterFunc(writeTimeout, func() { c.CloseNow() })
 	wc.writeGuard.Stop()
+	// Both timers exist before any writer can run.
+	wc.clock = time.AfterFunc(time.Hour, wc.wake)
+	wc.clock.Reset(time.Until(wc.deadline()))
 	s.metrics.wsConns.Inc()
-	defer s.metrics.wsConns.Dec()
-	wc.run(ctx, cancel)
+	st.sub.OnReady(wc.wake)
+	go wc.serve()
 }
 
-// run runs the two loops and ends the connection.
-func (wc *wsConn) run(ctx context.Context, cancel context.CancelFunc) {
-	stopWake := context.AfterFunc(wc.s.base, wc.poke)
-	defer stopWake()
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		defer cancel()
-		wc.readLoop(ctx)
-	}()
+// smallBuffers makes the WebSocket upgrade keep buffers of wsReadBuffer
+// and wsWriteBuffer bytes instead of the ones net/http hands over.
+type smallBuffers struct{ http.ResponseWriter }
 
-	why := wc.writeLoop(ctx)
+func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, bw := brw.Reader, brw.Writer
+	if r.Buffered() == 0 { // else the client sent early; keep what it sent
+		r = bufio.NewReaderSize(conn, wsReadBuffer)
+	}
+	if bw.Buffered() == 0 {
+		bw = bufio.NewWriterSize(conn, wsWriteBuffer)
+	}
+	return conn, bufio.NewReadWriter(r, bw), nil
+}
+
+// serve reads the client's frames until the connection ends, then waits
+// for the writer to close it.
+func (wc *wsConn) serve() {
+	defer wc.s.untrack()
+	defer wc.s.metrics.wsConns.Dec()
+	stopWake := context.AfterFunc(wc.s.base, wc.wake)
+	defer stopWake()
+
+	wc.readLoop(wc.ctx)
+	wc.cancel()
+	wc.wake() // a writer sees ctx done and ends the connection
+	<-wc.finished
+}
+
+// wake makes a writer run: it starts one unless one is running, which
+// then makes another pass.
+func (wc *wsConn) wake() {
+	if wc.wakes.Add(1) == 1 {
+		go wc.flush()
+	}
+}
+
+// flush is the writer: it makes passes over the work until a pass finds
+// no new wake-up, or until the connection ends.
+func (wc *wsConn) flush() {
+	scratch := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(scratch)
+	for {
+		n := wc.wakes.Load()
+		if why, stop := wc.pass(scratch); stop {
+			wc.finish(why)
+			return
+		}
+		if wc.wakes.CompareAndSwap(n, 0) {
+			return
+		}
+	}
+}
+
+// scratchPool holds the writers' buffers for frames of several events, so
+// that idle connections hold none.
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxScratch is the largest buffer a writer puts back in scratchPool.
+const maxScratch = maxBatchBytes
+
+// finish ends the connection: with a close frame when the server chose to
+// end it, and then by closing the socket. The reader's next read fails.
+func (wc *wsConn) finish(why closeReason) {
+	wc.clock.Stop()
 	wc.st.close()
 	if why.code != 0 {
 		wc.s.dropped("websocket", wc.user, why.drop)
 		wc.c.Close(why.code, why.reason)
 	}
-	cancel()
+	wc.cancel()
 	wc.c.CloseNow()
-	<-readDone
+	close(wc.finished)
 }
 
 // dropped counts and logs a connection the server ended.
@@ -171,121 +265,95 @@ func (s *Server) dropped(kind, user, reason string) {
 	s.drops.warn("connection dropped", "conn", kind, "user", user, "reason", reason)
 }
 
-// writeLoop writes events, replies and pings until the connection must
-// end, and returns why.
-func (wc *wsConn) writeLoop(ctx context.Context) closeReason {
-	nextPing := time.Now().Add(wc.s.ping)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+// pass runs the commands waiting, pings when a ping is due and writes
+// the events queued, and reports whether the connection must end and why.
+func (wc *wsConn) pass(scratch *[]byte) (closeReason, bool) {
+	if wc.ctx.Err() != nil {
+		return closeReason{}, true // the client went away
+	}
+	if why, stop := wc.runCommands(); stop {
+		return why, true
+	}
+	if why, stop := wc.checkTime(); stop {
+		return why, true
+	}
 	for {
-		if why, stop := wc.runCommands(ctx); stop {
-			return why
-		}
-		if why, stop := wc.checkTime(ctx, &nextPing); stop {
-			return why
-		}
-
 		ds, err := wc.st.sub.TryNext(maxBatchEvents)
 		if len(ds) == 0 && err == nil {
-			if !wc.idle(ctx, timer, wc.deadline(nextPing)) {
-				return closeReason{} // the client went away
-			}
-			continue
+			return closeReason{}, false
 		}
 		if len(ds) > 0 {
-			err := batches(ds, &wc.scratch, func(frame []byte) error { return wc.write(ctx, frame) })
+			err := batches(ds, scratch, wc.write)
+			if cap(*scratch) > maxScratch {
+				*scratch = nil
+			}
 			if err != nil && errors.Is(wc.st.sub.Err(), parley.ErrSlowConsumer) {
 				// The write blocked on a full socket while the queue
 				// overflowed behind it: the reader is slow.
-				return closeSlowConsumer
+				return closeSlowConsumer, true
 			} else if err != nil {
-				return closeReason{code: websocket.StatusInternalError, drop: dropWriteFailed}
+				return closeReason{code: websocket.StatusInternalError, drop: dropWriteFailed}, true
 			}
 		}
-		if why, stop := wc.stopReason(ctx, err); stop {
-			return why
+		if why, stop := wc.stopReason(err); stop {
+			return why, true
 		}
 	}
 }
 
-// idle waits for events, a poke or the deadline, on timer. It reports
-// false when the client went away.
-func (wc *wsConn) idle(ctx context.Context, timer *time.Timer, deadline time.Time) bool {
-	timer.Reset(time.Until(deadline))
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-wc.st.sub.Ready():
-	case <-wc.st.sub.Done():
-	case <-wc.poked:
-	case <-timer.C:
-	}
-	return true
-}
-
-// poke wakes the write loop, or makes its next wait return at once.
-func (wc *wsConn) poke() {
-	select {
-	case wc.poked <- struct{}{}:
-	default:
-	}
-}
-
-// deadline returns when the write loop must wake up on its own: for the
-// next ping or when the token expires.
-func (wc *wsConn) deadline(nextPing time.Time) time.Time {
+// deadline returns when a writer must run on its own: for the next ping
+// or when the token expires.
+func (wc *wsConn) deadline() time.Time {
 	expires := time.Now().Add(wc.exp.Sub(wc.s.now()))
-	if expires.Before(nextPing) {
+	if expires.Before(wc.nextPing) {
 		return expires
 	}
-	return nextPing
+	return wc.nextPing
 }
 
 // checkTime pings when a ping is due and ends the connection when the
-// server shuts down or the token has expired.
-func (wc *wsConn) checkTime(ctx context.Context, nextPing *time.Time) (closeReason, bool) {
+// server shuts down or the token has expired. It sets clock for the next
+// time to look.
+func (wc *wsConn) checkTime() (closeReason, bool) {
 	switch {
 	case wc.s.base.Err() != nil:
 		return closeShuttingDown, true
 	case !wc.s.now().Before(wc.exp):
 		return closeTokenExpired, true
-	case time.Now().Before(*nextPing):
-		return closeReason{}, false
-	}
-	if err := wc.pingPeer(ctx); err != nil {
-		if ctx.Err() != nil {
-			return closeReason{}, true // the client went away
+	case !time.Now().Before(wc.nextPing):
+		if err := wc.pingPeer(); err != nil {
+			if wc.ctx.Err() != nil {
+				return closeReason{}, true // the client went away
+			}
+			return closeReason{code: websocket.StatusPolicyViolation, reason: "ping timeout",
+				drop: dropWriteFailed}, true
 		}
-		return closeReason{code: websocket.StatusPolicyViolation, reason: "ping timeout",
-			drop: dropWriteFailed}, true
+		wc.nextPing = time.Now().Add(wc.s.ping)
 	}
-	*nextPing = time.Now().Add(wc.s.ping)
+	wc.clock.Reset(time.Until(wc.deadline()))
 	return closeReason{}, false
 }
 
-// stopReason interprets the error of a wait for events.
-func (wc *wsConn) stopReason(ctx context.Context, err error) (closeReason, bool) {
+// stopReason interprets the error of a subscription.
+func (wc *wsConn) stopReason(err error) (closeReason, bool) {
 	switch {
 	case err == nil:
 		return closeReason{}, false
-	case ctx.Err() != nil:
+	case wc.ctx.Err() != nil:
 		return closeReason{}, true // the client went away
 	case errors.Is(err, parley.ErrSlowConsumer):
 		return closeSlowConsumer, true
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return closeReason{}, false // woken up or time to ping
 	}
 	wc.s.logger.Debug("replay failed", "conn", "websocket", "user", wc.user, "err", err)
 	return closeReplayFailed, true
 }
 
 // runCommands handles the commands waiting, without blocking.
-func (wc *wsConn) runCommands(ctx context.Context) (closeReason, bool) {
+func (wc *wsConn) runCommands() (closeReason, bool) {
 	for {
 		select {
 		case cmd := <-wc.cmds:
-			if err := wc.runCommand(ctx, cmd); err != nil {
+			if err := wc.runCommand(cmd); err != nil {
 				return closeReason{code: websocket.StatusInternalError, drop: dropWriteFailed}, true
 			}
 		default:
@@ -294,25 +362,28 @@ func (wc *wsConn) runCommands(ctx context.Context) (closeReason, bool) {
 	}
 }
 
-func (wc *wsConn) runCommand(ctx context.Context, cmd command) error {
+func (wc *wsConn) runCommand(cmd command) error {
 	if cmd.resume == nil {
-		return wc.write(ctx, cmd.reply)
+		return wc.write(cmd.reply)
 	}
-	st, err := wc.s.subscribe(ctx, wc.user, cmd.resume.from)
+	st, err := wc.s.subscribe(wc.ctx, wc.user, cmd.resume.from)
 	if err != nil {
-		return wc.write(ctx, errorFrame(wc.s, cmd.resume.ref, err))
+		return wc.write(errorFrame(wc.s, cmd.resume.ref, err))
 	}
 	wc.st.close()
 	wc.st = st
-	return wc.write(ctx, okFrame(cmd.resume.ref))
+	// Events the new subscription queues from here on wake a writer; this
+	// one is running, so it takes the ones queued already in this pass.
+	st.sub.OnReady(wc.wake)
+	return wc.write(okFrame(cmd.resume.ref))
 }
 
 // write writes one text frame. It does not end with ctx: a connection
 // being closed still gets its last frames, within writeTimeout, after
 // which writeGuard closes it.
-func (wc *wsConn) write(ctx context.Context, frame []byte) error {
+func (wc *wsConn) write(frame []byte) error {
 	wc.writeGuard.Reset(writeTimeout)
-	err := wc.c.Write(context.WithoutCancel(ctx), websocket.MessageText, frame)
+	err := wc.c.Write(context.Background(), websocket.MessageText, frame)
 	wc.writeGuard.Stop()
 	if err != nil {
 		return err
@@ -322,8 +393,8 @@ func (wc *wsConn) write(ctx context.Context, frame []byte) error {
 }
 
 // pingPeer pings the client and waits for its pong, at most writeTimeout.
-func (wc *wsConn) pingPeer(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+func (wc *wsConn) pingPeer() error {
+	ctx, cancel := context.WithTimeout(wc.ctx, writeTimeout)
 	defer cancel()
 	return wc.c.Ping(ctx)
 }

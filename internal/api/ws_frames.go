@@ -59,7 +59,7 @@ func (wc *wsConn) readLoop(ctx context.Context) {
 		reply, resume := wc.handle(ctx, typ, data)
 		select {
 		case wc.cmds <- command{reply: reply, resume: resume}:
-			wc.poke()
+			wc.wake()
 		case <-ctx.Done():
 			return
 		}
@@ -67,7 +67,7 @@ func (wc *wsConn) readLoop(ctx context.Context) {
 }
 
 // handle runs one client frame and returns its reply, or the resume the
-// write loop must run.
+// writer must run.
 func (wc *wsConn) handle(ctx context.Context, typ websocket.MessageType, data []byte) (
 	[]byte, *resumeCmd) {
 	if typ != websocket.MessageText {
@@ -143,7 +143,7 @@ func (wc *wsConn) read(ctx context.Context, f *clientFrame) []byte {
 	return okFrame(f.Ref)
 }
 
-// resume checks the cursor; the write loop swaps the subscription.
+// resume checks the cursor; the writer swaps the subscription.
 func (wc *wsConn) resume(f *clientFrame) ([]byte, *resumeCmd) {
 	from, err := parley.ParseStreamCursor(f.Stream)
 	if err != nil {

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -285,6 +288,106 @@ func TestShutdownClosesWebSockets(t *testing.T) {
 		t.Fatalf("got %v, want close %d", err, CloseShuttingDown)
 	}
 	expect(t, e.do("GET", "/v1/events", "", nil), http.StatusUnauthorized)
+}
+
+// goroutinesIn counts the goroutines whose stack has fn in it.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), fn+"(")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+func TestIdleWebSocketKeepsOnlyItsReader(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	alice, bob := e.register("alice"), e.register("bob")
+	const conns = 20
+	var ws []*wsClient
+	for range conns {
+		w := e.dialWS(bob, "", nil)
+		w.await("ready")
+		ws = append(ws, w)
+	}
+	e.sendDM(alice, "bob", "to every device")
+	for _, w := range ws {
+		w.await("message")
+	}
+	waitFor(t, "the writers to exit", func() bool {
+		return goroutinesIn("api.(*wsConn).flush") == 0
+	})
+	if n := goroutinesIn("api.(*wsConn).serve"); n != conns {
+		t.Errorf("%d connection goroutines, want %d", n, conns)
+	}
+	if n := goroutinesIn("api.(*Server).serveWS"); n != 0 {
+		t.Errorf("%d upgrade handlers still running, want 0", n)
+	}
+	// A writer starts again for the next event.
+	e.sendDM(alice, "bob", "again")
+	for _, w := range ws {
+		if ev := w.await("message"); !strings.Contains(string(ev.Message), "again") {
+			t.Fatalf("got %s", ev.raw)
+		}
+	}
+}
+
+// TestWebSocketFrameSentWithTheHandshake sends a frame in the same write as
+// the upgrade request: the server must not lose the bytes it read ahead.
+func TestWebSocketFrameSentWithTheHandshake(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	token := e.register("alice")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(15 * time.Second))
+
+	payload := []byte(`{"type":"ping","ref":"early"}`)
+	mask := [4]byte{1, 2, 3, 4}
+	frame := []byte{0x81, 0x80 | byte(len(payload))}
+	frame = append(frame, mask[:]...)
+	for i, b := range payload {
+		frame = append(frame, b^mask[i%4])
+	}
+	req := "GET /v1/ws HTTP/1.1\r\nHost: parley\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Authorization: Bearer " + token + "\r\n\r\n"
+	if _, err := conn.Write(append([]byte(req), frame...)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	for {
+		var head [2]byte
+		if _, err := io.ReadFull(br, head[:]); err != nil {
+			t.Fatalf("no pong for the early ping: %v", err)
+		}
+		n := int(head[1] & 0x7f)
+		switch n {
+		case 126:
+			var ext [2]byte
+			io.ReadFull(br, ext[:])
+			n = int(binary.BigEndian.Uint16(ext[:]))
+		case 127:
+			var ext [8]byte
+			io.ReadFull(br, ext[:])
+			n = int(binary.BigEndian.Uint64(ext[:]))
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(br, body); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(body, []byte(`"pong"`)) && bytes.Contains(body, []byte(`"early"`)) {
+			return
+		}
+	}
 }
 
 // sseEvent is one event of an SSE stream.

@@ -165,6 +165,7 @@ type Subscription struct {
 	user   string
 	limits Limits
 	wake   chan struct{} // a token when the queue gained something
+	notify func()        // set by OnReady; called under mu
 	room   chan struct{} // a token when the reader took from the queue
 	done   chan struct{} // closed by fail or Close
 
@@ -220,6 +221,9 @@ func (s *Subscription) enqueueLocked(d *Delivery) {
 	select {
 	case s.wake <- struct{}{}:
 	default:
+	}
+	if s.notify != nil && len(s.queue) == 1 {
+		s.notify()
 	}
 }
 
@@ -289,8 +293,8 @@ func (s *Subscription) Next(ctx context.Context, max int) ([]*Delivery, error) {
 }
 
 // TryNext is Next without the wait: with nothing queued it returns no
-// deliveries and a nil error. A reader that waits on channels of its own
-// as well uses it with Ready and Done.
+// deliveries and a nil error. A reader that has no goroutine waiting uses
+// it with OnReady.
 func (s *Subscription) TryNext(max int) ([]*Delivery, error) {
 	s.mu.Lock()
 	n := len(s.queue)
@@ -320,9 +324,21 @@ func (s *Subscription) TryNext(max int) ([]*Delivery, error) {
 	return out, nil
 }
 
-// Ready receives a token when the queue gained deliveries; a token may
-// also be left from deliveries already taken.
-func (s *Subscription) Ready() <-chan struct{} { return s.wake }
+// OnReady makes the subscription call f when its queue goes from empty to
+// holding deliveries and when it ends, so that its reader needs no
+// goroutine parked in Next. If deliveries are queued already, or the
+// subscription has ended, f runs at once. A reader woken by f must take
+// deliveries with TryNext until it gets none: f is not called again while
+// the queue stays non-empty. f runs under the subscription's lock, so it
+// must be quick and must not call the subscription.
+func (s *Subscription) OnReady(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notify = f
+	if len(s.queue) > 0 || s.err != nil {
+		f()
+	}
+}
 
 // Fail ends the subscription with err; its reader sees err from Next.
 func (s *Subscription) Fail(err error) {
@@ -338,6 +354,9 @@ func (s *Subscription) failLocked(err error) {
 	s.err = err
 	s.queue, s.held, s.bytes, s.heldBytes = nil, nil, 0, 0
 	close(s.done)
+	if s.notify != nil {
+		s.notify()
+	}
 }
 
 // Close ends the subscription and removes it from the hub. Its owner must

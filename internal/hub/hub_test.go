@@ -137,3 +137,35 @@ func TestCloseUnregistersAndWakesReader(t *testing.T) {
 		t.Errorf("Count = %d after Close", h.Count())
 	}
 }
+
+func TestOnReadyCallsOnFirstDeliveryAndOnEnd(t *testing.T) {
+	h := New(Limits{})
+	s := h.Register("alice")
+	defer s.Close()
+	s.GoLive(nil)
+	h.Publish([]string{"alice"}, del("t", 0, 1))
+
+	calls := 0
+	s.OnReady(func() { calls++ })
+	if calls != 1 {
+		t.Fatalf("OnReady with a delivery queued called f %d times, want 1 at once", calls)
+	}
+	h.Publish([]string{"alice"}, del("t", 0, 2))
+	if calls != 1 {
+		t.Fatalf("a delivery to a non-empty queue called f again (%d calls)", calls)
+	}
+	if ds, err := s.TryNext(0); len(ds) != 2 || err != nil {
+		t.Fatalf("TryNext = %d deliveries, %v; want 2, nil", len(ds), err)
+	}
+	if ds, err := s.TryNext(0); len(ds) != 0 || err != nil {
+		t.Fatalf("TryNext on an empty queue = %d deliveries, %v", len(ds), err)
+	}
+	h.Publish([]string{"alice"}, del("t", 0, 3))
+	if calls != 2 {
+		t.Fatalf("a delivery to the emptied queue made %d calls, want 2", calls)
+	}
+	s.Fail(parley.ErrSlowConsumer)
+	if calls != 3 {
+		t.Fatalf("the end of the subscription made %d calls, want 3", calls)
+	}
+}
