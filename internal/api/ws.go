@@ -47,16 +47,18 @@ const commandQueueLen = 16
 // parses client frames and calls the service; writes are made by a writer
 // goroutine (flush) that runs only while there is something to write:
 // events, replies, a ping that is due, or the end of the connection. The
-// first wake-up starts it, and it exits once a pass over the work finds no
-// new wake-up. So an idle connection costs one goroutine, and at most one
-// writer runs at a time; it owns every write and the subscription.
+// first wake-up starts it, and it exits once a pass leaves nothing queued
+// and finds no new wake-up. So an idle connection costs one goroutine, and
+// at most one writer runs at a time; it owns every write and the
+// subscription.
 //
 // Known shortcomings (docs/limits.md): a message to a large group starts
-// a writer for every member at once, ahead of the goroutines that carry
-// the next message; a small pool of writers would batch better under
-// overload. The reader goroutine, parked in a read, is about a sixth of an
-// idle connection's memory; an event loop over the sockets would need a
-// WebSocket library of its own.
+// a writer for every member at once, and under overload the live reader,
+// waiting behind them, hands the hub one message at a time, so frames
+// carry one event each (a pool of writers did not change that; see
+// docs/benchmarks.md). The reader goroutine's stack, parked in a read, is
+// about 4 KiB of an idle connection's 20; an event loop over the sockets
+// would need a WebSocket library of its own.
 type wsConn struct {
 	s    *Server
 	c    *websocket.Conn
@@ -217,18 +219,19 @@ func (wc *wsConn) wake() {
 	}
 }
 
-// flush is the writer: it makes passes over the work until a pass finds
-// no new wake-up, or until the connection ends.
+// flush is the writer: it makes passes over the work until a pass leaves
+// nothing queued and finds no new wake-up, or until the connection ends.
 func (wc *wsConn) flush() {
 	scratch := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(scratch)
 	for {
 		n := wc.wakes.Load()
-		if why, stop := wc.pass(scratch); stop {
+		more, why, stop := wc.pass(scratch)
+		if stop {
 			wc.finish(why)
 			return
 		}
-		if wc.wakes.CompareAndSwap(n, 0) {
+		if !more && wc.wakes.CompareAndSwap(n, 0) {
 			return
 		}
 	}
@@ -265,40 +268,38 @@ func (s *Server) dropped(kind, user, reason string) {
 	s.drops.warn("connection dropped", "conn", kind, "user", user, "reason", reason)
 }
 
-// pass runs the commands waiting, pings when a ping is due and writes
-// the events queued, and reports whether the connection must end and why.
-func (wc *wsConn) pass(scratch *[]byte) (closeReason, bool) {
+// pass runs the commands waiting, pings when a ping is due and writes one
+// batch of the events queued. It reports whether events may be left (the
+// batch was full), and whether the connection must end and why. Taking
+// one batch a pass keeps replies from waiting behind a stream of events.
+func (wc *wsConn) pass(scratch *[]byte) (more bool, why closeReason, stop bool) {
 	if wc.ctx.Err() != nil {
-		return closeReason{}, true // the client went away
+		return false, closeReason{}, true // the client went away
 	}
 	if why, stop := wc.runCommands(); stop {
-		return why, true
+		return false, why, true
 	}
 	if why, stop := wc.checkTime(); stop {
-		return why, true
+		return false, why, true
 	}
-	for {
-		ds, err := wc.st.sub.TryNext(maxBatchEvents)
-		if len(ds) == 0 && err == nil {
-			return closeReason{}, false
+	ds, err := wc.st.sub.TryNext(maxBatchEvents)
+	if len(ds) > 0 {
+		err := batches(ds, scratch, wc.write)
+		if cap(*scratch) > maxScratch {
+			*scratch = nil
 		}
-		if len(ds) > 0 {
-			err := batches(ds, scratch, wc.write)
-			if cap(*scratch) > maxScratch {
-				*scratch = nil
-			}
-			if err != nil && errors.Is(wc.st.sub.Err(), parley.ErrSlowConsumer) {
-				// The write blocked on a full socket while the queue
-				// overflowed behind it: the reader is slow.
-				return closeSlowConsumer, true
-			} else if err != nil {
-				return closeReason{code: websocket.StatusInternalError, drop: dropWriteFailed}, true
-			}
-		}
-		if why, stop := wc.stopReason(err); stop {
-			return why, true
+		if err != nil && errors.Is(wc.st.sub.Err(), parley.ErrSlowConsumer) {
+			// The write blocked on a full socket while the queue
+			// overflowed behind it: the reader is slow.
+			return false, closeSlowConsumer, true
+		} else if err != nil {
+			return false, closeReason{code: websocket.StatusInternalError, drop: dropWriteFailed}, true
 		}
 	}
+	if why, stop := wc.stopReason(err); stop {
+		return false, why, true
+	}
+	return len(ds) == maxBatchEvents, closeReason{}, false
 }
 
 // deadline returns when a writer must run on its own: for the next ping
