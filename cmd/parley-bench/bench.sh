@@ -12,6 +12,9 @@ cd "$(dirname "$0")/../.."
 OUT=${1:-docs/bench/results}
 RUNS=${2:-3}
 STEP=${STEP:-5s}
+# SETTLE is how long the tool waits after the last step for late
+# deliveries before it counts the missing ones as lost.
+SETTLE=${SETTLE:-5s}
 CENTRIFUGO=${CENTRIFUGO:-$HOME/go/bin/centrifugo}
 # SCENARIOS picks a subset, e.g. SCENARIOS="dm notify".
 SCENARIOS=${SCENARIOS:-"dm fanout1k fanout10k notify idle10k idle19k dmfsync"}
@@ -69,7 +72,7 @@ JSON
 BROKER=$!
 sleep 1
 
-common() { echo --jwt-secret $SECRET --api-key $KEY --pid "$PID" --step "$STEP" --quiet; }
+common() { echo --jwt-secret $SECRET --api-key $KEY --pid "$PID" --step "$STEP" --settle "$SETTLE" --quiet; }
 
 run_target() { # run_target NAME START ADDR KAFKA
 	local t=$1 start=$2 addr=$3 kafka=$4 r=$5
