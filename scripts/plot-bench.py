@@ -108,7 +108,9 @@ def plot_idle(data, png):
     ax.set_xticks([j + width / 2 for j in range(2)], labels)
     ax.set_xlabel("idle connections")
     ax.set_ylabel("server RSS KiB per connection")
-    ax.legend()
+    # Room above the bars for the legend.
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.35)
+    ax.legend(loc="upper left", ncols=3, fontsize="small")
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(png, dpi=90)
