@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"slices"
 	"sync"
 
 	"github.com/parley-chat/parley/internal/parley"
@@ -55,6 +56,10 @@ func (l Limits) withDefaults() Limits {
 
 const shardCount = 64
 
+// keptQueueCap is the largest queue array a drained subscription keeps for
+// its next deliveries; a larger one, left by a burst, is let go.
+const keptQueueCap = 16
+
 // Hub is the registry of one node's subscriptions. Safe for concurrent use.
 type Hub struct {
 	limits Limits
@@ -64,15 +69,17 @@ type Hub struct {
 
 type shard struct {
 	// mu guards subs.
-	mu   sync.RWMutex
-	subs map[string]map[*Subscription]struct{}
+	mu sync.RWMutex
+	// subs lists each user's subscriptions, usually one; a slice costs
+	// less to keep and to go through than a set.
+	subs map[string][]*Subscription
 }
 
 // New returns an empty hub.
 func New(limits Limits) *Hub {
 	h := &Hub{limits: limits.withDefaults(), seed: maphash.MakeSeed()}
 	for i := range h.shards {
-		h.shards[i].subs = map[string]map[*Subscription]struct{}{}
+		h.shards[i].subs = map[string][]*Subscription{}
 	}
 	return h
 }
@@ -88,12 +95,7 @@ func (h *Hub) Register(user string) *Subscription {
 		wake: make(chan struct{}, 1), room: make(chan struct{}, 1), done: make(chan struct{})}
 	sh := h.shard(user)
 	sh.mu.Lock()
-	set := sh.subs[user]
-	if set == nil {
-		set = map[*Subscription]struct{}{}
-		sh.subs[user] = set
-	}
-	set[s] = struct{}{}
+	sh.subs[user] = append(sh.subs[user], s)
 	sh.mu.Unlock()
 	return s
 }
@@ -101,13 +103,19 @@ func (h *Hub) Register(user string) *Subscription {
 func (h *Hub) unregister(s *Subscription) {
 	sh := h.shard(s.user)
 	sh.mu.Lock()
-	if set := sh.subs[s.user]; set != nil {
-		delete(set, s)
-		if len(set) == 0 {
-			delete(sh.subs, s.user)
-		}
+	defer sh.mu.Unlock()
+	list := sh.subs[s.user]
+	i := slices.Index(list, s)
+	if i < 0 {
+		return
 	}
-	sh.mu.Unlock()
+	last := len(list) - 1
+	list[i], list[last] = list[last], nil
+	if last == 0 {
+		delete(sh.subs, s.user)
+	} else {
+		sh.subs[s.user] = list[:last]
+	}
 }
 
 // Publish queues d on every subscription of the users. It never blocks on
@@ -116,7 +124,7 @@ func (h *Hub) Publish(users []string, d *Delivery) {
 	for _, u := range users {
 		sh := h.shard(u)
 		sh.mu.RLock()
-		for s := range sh.subs[u] {
+		for _, s := range sh.subs[u] {
 			s.offer(d)
 		}
 		sh.mu.RUnlock()
@@ -128,8 +136,8 @@ func (h *Hub) PublishAll(d *Delivery) {
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
-		for _, set := range sh.subs {
-			for s := range set {
+		for _, list := range sh.subs {
+			for _, s := range list {
 				s.offer(d)
 			}
 		}
@@ -151,8 +159,8 @@ func (h *Hub) Count() int {
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
-		for _, set := range sh.subs {
-			n += len(set)
+		for _, list := range sh.subs {
+			n += len(list)
 		}
 		sh.mu.RUnlock()
 	}
@@ -309,12 +317,16 @@ func (s *Subscription) TryNext(max int) ([]*Delivery, error) {
 	out := make([]*Delivery, max)
 	copy(out, s.queue)
 	clear(s.queue[:max])
-	s.queue = s.queue[max:]
+	switch {
+	case max < n:
+		s.queue = s.queue[max:]
+	case cap(s.queue) <= keptQueueCap:
+		s.queue = s.queue[:0] // the next delivery needs no allocation
+	default:
+		s.queue = nil // let a burst's array go
+	}
 	for _, d := range out {
 		s.bytes -= len(d.Data)
-	}
-	if len(s.queue) == 0 {
-		s.queue = nil
 	}
 	s.mu.Unlock()
 	select {

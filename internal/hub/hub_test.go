@@ -169,3 +169,29 @@ func TestOnReadyCallsOnFirstDeliveryAndOnEnd(t *testing.T) {
 		t.Fatalf("the end of the subscription made %d calls, want 3", calls)
 	}
 }
+
+func TestCloseRemovesOnlyThatSubscription(t *testing.T) {
+	h := New(Limits{})
+	var subs []*Subscription
+	for range 3 {
+		s := h.Register("alice")
+		s.GoLive(nil)
+		subs = append(subs, s)
+	}
+	subs[1].Close()
+	subs[1].Close() // closing twice is harmless
+	h.Publish([]string{"alice"}, del("t", 0, 1))
+	for _, i := range []int{0, 2} {
+		if ds, err := subs[i].TryNext(0); len(ds) != 1 || err != nil {
+			t.Fatalf("subscription %d got %d deliveries, %v", i, len(ds), err)
+		}
+	}
+	if h.Count() != 2 {
+		t.Fatalf("Count = %d, want 2", h.Count())
+	}
+	subs[0].Close()
+	subs[2].Close()
+	if h.Count() != 0 || h.Connected("alice") {
+		t.Fatalf("after closing all: Count %d, Connected %v", h.Count(), h.Connected("alice"))
+	}
+}
