@@ -77,7 +77,8 @@ common() { echo --jwt-secret $SECRET --api-key $KEY --pid "$PID" --step "$STEP" 
 run_target() { # run_target NAME START ADDR KAFKA
 	local t=$1 start=$2 addr=$3 kafka=$4 r=$5
 	local a=(--target "$t" --addr "$addr")
-	want dm && $start && "$B" dm "${a[@]}" $(common) --pairs 500 --rates 2000,3000,4000,5000,6000,8000,12000,16000 \
+	want dm && $start && "$B" dm "${a[@]}" $(common) --pairs 500 \
+		--rates 2000,3000,4000,5000,6000,8000,12000,16000 \
 		--stop-p99 50ms --json "$OUT/dm-$t-$r.json"
 	want fanout1k && $start && "$B" fanout "${a[@]}" $(common) --members 1000 --rates 50,200,500,1000 \
 		--json "$OUT/fanout1k-$t-$r.json"
@@ -105,7 +106,8 @@ for r in $(seq "$RUNS"); do
 	if [[ " $TARGETS " == *" parley "* ]]; then
 		run_target parley parley 127.0.0.1:18080 127.0.0.1:19092 "$r"
 		# The cost of durability: the broker fsyncs every write.
-		want dmfsync && parley --fsync && "$B" dm --addr 127.0.0.1:18080 $(common) --pairs 500 --rates 2000,3000,4000,5000,6000,8000,12000 \
+		want dmfsync && parley --fsync && "$B" dm --addr 127.0.0.1:18080 $(common) --pairs 500 \
+			--rates 2000,3000,4000,5000,6000,8000,12000 \
 		--stop-p99 50ms --json "$OUT/dmfsync-parley-$r.json"
 	fi
 	if [[ " $TARGETS " == *" centrifugo "* ]]; then

@@ -14,9 +14,10 @@
 //
 // Each WebSocket connection runs one read loop, and a writer goroutine
 // while it has something to write; the writer owns every write, and is the
-// only one to read the connection's hub subscription. A connection that cannot keep up is closed with a code
-// that tells the client to resume from its last stream cursor. Server.
-// Shutdown closes every live connection with "server shutting down".
+// only one to read the connection's hub subscription. A connection that
+// cannot keep up is closed with a code that tells the client to resume
+// from its last stream cursor. Server.Shutdown closes every live
+// connection with "server shutting down".
 //
 // The package imports neither franz-go nor an SQL driver: it knows Kafka
 // and the store only through node.Service and TopicAdmin. A test enforces

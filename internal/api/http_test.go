@@ -369,7 +369,8 @@ func TestVerifiedTokenExpiresFromTheCache(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	s := &Server{secret: []byte(testSecret), now: func() time.Time { return now },
 		tokens: newBoundedCache[verifiedToken](maxVerifiedTokens)}
-	tok := mint(t, jwt.RegisteredClaims{Subject: "carol", ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute))})
+	tok := mint(t, jwt.RegisteredClaims{Subject: "carol",
+		ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute))})
 
 	for range 2 { // verified, then from the cache
 		if sub, _, err := s.parseToken(tok); err != nil || sub != "carol" {

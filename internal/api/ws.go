@@ -55,9 +55,10 @@ const commandQueueLen = 16
 // Known shortcomings (docs/limits.md): a message to a large group starts
 // a writer for every member at once, and under overload the live reader,
 // waiting behind them, hands the hub a message at a time, so frames batch
-// little (a pool of writers did not change that; see docs/benchmarks.md). The reader goroutine's stack, parked in a read, is
-// about 4 KiB of an idle connection's 20; an event loop over the sockets
-// would need a WebSocket library of its own.
+// little (a pool of writers did not change that; see docs/benchmarks.md).
+// The reader goroutine's stack, parked in a read, is about 4 KiB of an
+// idle connection's 20; an event loop over the sockets would need a
+// WebSocket library of its own.
 type wsConn struct {
 	s    *Server
 	c    *websocket.Conn
