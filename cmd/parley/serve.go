@@ -257,7 +257,7 @@ func (s *server) tail(ctx context.Context) error {
 		return fmt.Errorf("list group topics: %w", err)
 	}
 	t := s.kafka.NewTailer(append(s.svc.TailTopics(), dedicated...), s.svc.DispatchStart,
-		func(r *parley.Record) { s.svc.Dispatch(ctx, r) })
+		func(recs []*parley.Record) { s.svc.Dispatch(ctx, recs) })
 	s.svc.SetTailAdder(func(ctx context.Context, topic string) error { return t.Add(ctx, topic) })
 	return t.Run(ctx)
 }

@@ -128,7 +128,7 @@ func runNode(t *testing.T, kc *kafka.Client, svc *node.Service) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		kc.Tail(ctx, svc.TailTopics(), svc.DispatchStart, func(r *parley.Record) { svc.Dispatch(ctx, r) })
+		kc.Tail(ctx, svc.TailTopics(), svc.DispatchStart, func(recs []*parley.Record) { svc.Dispatch(ctx, recs) })
 	})
 	wg.Go(func() { kc.Consume(ctx, "parley-archiver", svc.ArchiveTopics(), svc.Archive) })
 	wg.Go(func() { kc.Consume(ctx, "parley-notifications", svc.NotifyTopics(), svc.Archive) })

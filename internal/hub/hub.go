@@ -118,30 +118,84 @@ func (h *Hub) unregister(s *Subscription) {
 	}
 }
 
-// Publish queues d on every subscription of the users. It never blocks on
-// a reader.
-func (h *Hub) Publish(users []string, d *Delivery) {
+// Publish queues d on every subscription of the users and wakes their
+// readers. It never blocks on a reader.
+func (h *Hub) Publish(users []string, d *Delivery) { h.publish(users, d, nil) }
+
+// PublishAll queues d on every subscription of the node.
+func (h *Hub) PublishAll(d *Delivery) { h.publishAll(d, nil) }
+
+// publish queues d on the users' subscriptions. With a nil ready list it
+// wakes their readers at once; otherwise it adds the subscriptions whose
+// queues it made non-empty to *ready, for the caller to wake.
+func (h *Hub) publish(users []string, d *Delivery, ready *[]*Subscription) {
 	for _, u := range users {
 		sh := h.shard(u)
 		sh.mu.RLock()
 		for _, s := range sh.subs[u] {
-			s.offer(d)
+			s.offer(d, ready)
 		}
 		sh.mu.RUnlock()
 	}
 }
 
-// PublishAll queues d on every subscription of the node.
-func (h *Hub) PublishAll(d *Delivery) {
+func (h *Hub) publishAll(d *Delivery, ready *[]*Subscription) {
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
 		for _, list := range sh.subs {
 			for _, s := range list {
-				s.offer(d)
+				s.offer(d, ready)
 			}
 		}
 		sh.mu.RUnlock()
+	}
+}
+
+// A Batch publishes like Publish and PublishAll, but wakes the readers of
+// the subscriptions it queued to only at Flush. A reader then finds every
+// delivery of the batch in its queue, and a WebSocket sends them in one
+// frame instead of one frame each: when the dispatcher is behind, a
+// message to a large group costs one write per member for several
+// messages, not for each. A Batch is for one goroutine at a time.
+type Batch struct {
+	hub *Hub
+	// ready lists the subscriptions whose queues went from empty to
+	// non-empty since the last Flush.
+	ready []*Subscription
+}
+
+// keptReadyCap is the longest ready list a Batch keeps between flushes.
+const keptReadyCap = 1 << 16
+
+// NewBatch returns an empty batch on the hub.
+func (h *Hub) NewBatch() *Batch { return &Batch{hub: h} }
+
+// Publish queues d on every subscription of the users.
+func (b *Batch) Publish(users []string, d *Delivery) { b.hub.publish(users, d, &b.ready) }
+
+// PublishAll queues d on every subscription of the node.
+func (b *Batch) PublishAll(d *Delivery) { b.hub.publishAll(d, &b.ready) }
+
+// Waiting reports whether a reader waits for Flush to be woken.
+func (b *Batch) Waiting() bool { return len(b.ready) > 0 }
+
+// Flush wakes the readers of the subscriptions the batch queued to since
+// the last Flush, unless they have emptied their queues meanwhile.
+func (b *Batch) Flush() {
+	for _, s := range b.ready {
+		s.mu.Lock()
+		s.batched = false
+		if s.err == nil && len(s.queue) > 0 {
+			s.signalLocked(true)
+		}
+		s.mu.Unlock()
+	}
+	clear(b.ready)
+	if cap(b.ready) > keptReadyCap {
+		b.ready = nil
+	} else {
+		b.ready = b.ready[:0]
 	}
 }
 
@@ -184,6 +238,7 @@ type Subscription struct {
 	holding   bool
 	held      []*Delivery
 	heldBytes int
+	batched   bool // on a Batch's ready list
 	err       error
 }
 
@@ -200,8 +255,9 @@ func (s *Subscription) Err() error {
 	return s.err
 }
 
-// offer queues a live delivery, or holds it while the subscription holds.
-func (s *Subscription) offer(d *Delivery) {
+// offer queues a live delivery, or holds it while the subscription holds;
+// see Hub.publish for ready.
+func (s *Subscription) offer(d *Delivery, ready *[]*Subscription) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
@@ -216,21 +272,34 @@ func (s *Subscription) offer(d *Delivery) {
 		s.heldBytes += len(d.Data)
 		return
 	}
-	s.enqueueLocked(d)
+	s.enqueueLocked(d, ready)
 }
 
-func (s *Subscription) enqueueLocked(d *Delivery) {
+// enqueueLocked queues d; see Hub.publish for ready.
+func (s *Subscription) enqueueLocked(d *Delivery, ready *[]*Subscription) {
 	if len(s.queue) >= s.limits.QueueLen || s.bytes+len(d.Data) > s.limits.QueueBytes {
 		s.failLocked(parley.ErrSlowConsumer)
 		return
 	}
 	s.queue = append(s.queue, d)
 	s.bytes += len(d.Data)
+	first := len(s.queue) == 1
+	if ready == nil {
+		s.signalLocked(first)
+	} else if first && !s.batched {
+		s.batched = true
+		*ready = append(*ready, s)
+	}
+}
+
+// signalLocked wakes the reader: one parked in Next, and the OnReady
+// function when the queue has just become non-empty.
+func (s *Subscription) signalLocked(first bool) {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
-	if s.notify != nil && len(s.queue) == 1 {
+	if first && s.notify != nil {
 		s.notify()
 	}
 }
@@ -246,7 +315,7 @@ func (s *Subscription) Push(ctx context.Context, d *Delivery) error {
 			return err
 		}
 		if len(s.queue) < s.limits.QueueLen && s.bytes+len(d.Data) <= s.limits.QueueBytes {
-			s.enqueueLocked(d)
+			s.enqueueLocked(d, nil)
 			s.mu.Unlock()
 			return nil
 		}
@@ -279,7 +348,7 @@ func (s *Subscription) GoLive(covered map[parley.TopicPartition]int64) {
 				continue
 			}
 		}
-		s.enqueueLocked(d)
+		s.enqueueLocked(d, nil)
 	}
 }
 

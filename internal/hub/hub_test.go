@@ -195,3 +195,75 @@ func TestCloseRemovesOnlyThatSubscription(t *testing.T) {
 		t.Fatalf("after closing all: Count %d, Connected %v", h.Count(), h.Connected("alice"))
 	}
 }
+
+func TestBatchWakesEachReaderOnceAtFlush(t *testing.T) {
+	h := New(Limits{})
+	a, b, c := h.Register("alice"), h.Register("bob"), h.Register("carol")
+	defer a.Close()
+	defer b.Close()
+	defer c.Close()
+	calls := map[string]int{}
+	for _, s := range []*Subscription{a, b, c} {
+		s.GoLive(nil)
+		s.OnReady(func() { calls[s.User()]++ })
+	}
+
+	batch := h.NewBatch()
+	batch.Publish([]string{"alice", "bob"}, del("t", 0, 1))
+	batch.PublishAll(del("t", 0, 2))
+	batch.Publish([]string{"alice"}, del("t", 0, 3))
+	if len(calls) != 0 {
+		t.Fatalf("readers woken before Flush: %v", calls)
+	}
+	if !batch.Waiting() {
+		t.Fatal("Waiting() = false with three readers to wake")
+	}
+	// carol's reader empties her queue before the flush: nothing to
+	// wake her for.
+	if ds, _ := c.TryNext(0); len(ds) != 1 {
+		t.Fatalf("carol's queue holds %d deliveries, want 1", len(ds))
+	}
+	batch.Flush()
+	if calls["alice"] != 1 || calls["bob"] != 1 || calls["carol"] != 0 {
+		t.Fatalf("calls after Flush = %v, want alice and bob once, carol never", calls)
+	}
+	if batch.Waiting() {
+		t.Fatal("Waiting() = true after Flush")
+	}
+	if ds, _ := a.TryNext(0); len(ds) != 3 {
+		t.Fatalf("alice's reader found %d deliveries after the flush, want all 3", len(ds))
+	}
+
+	// The next batch wakes alice again, once her queue was emptied.
+	batch.Publish([]string{"alice"}, del("t", 0, 4))
+	batch.Flush()
+	batch.Flush()
+	if calls["alice"] != 2 {
+		t.Fatalf("alice woken %d times after the second batch, want 2", calls["alice"])
+	}
+}
+
+func TestBatchWakesReaderParkedInNext(t *testing.T) {
+	h := New(Limits{})
+	s := h.Register("alice")
+	defer s.Close()
+	s.GoLive(nil)
+	got := make(chan int)
+	go func() {
+		ds, _ := s.Next(t.Context(), 0)
+		got <- len(ds)
+	}()
+	time.Sleep(20 * time.Millisecond) // time for the reader to park
+	batch := h.NewBatch()
+	batch.Publish([]string{"alice"}, del("t", 0, 1))
+	batch.Publish([]string{"alice"}, del("t", 0, 2))
+	batch.Flush()
+	select {
+	case n := <-got:
+		if n < 1 {
+			t.Fatalf("Next returned %d deliveries", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a reader parked in Next was not woken by Flush")
+	}
+}

@@ -30,7 +30,8 @@ type Tailer struct {
 	c      *Client
 	first  []string // the topics given to NewTailer
 	start  func(map[parley.TopicPartition]int64)
-	handle func(*parley.Record)
+	handle func([]*parley.Record)
+	recs   []*parley.Record // the poll being handed over, reused
 
 	// mu guards the fields below.
 	mu      sync.Mutex
@@ -48,11 +49,13 @@ type Tailer struct {
 // over on each partition: once by Run for the topics given here, at their
 // high watermarks, and once per Add for the added topics, at their log
 // starts, each time before handle sees a record of those partitions.
-// handle is called for every record, in offset order within a partition.
-// Both are called from Run's goroutine, never concurrently, and must not
-// block for long: the Tailer reads nothing meanwhile.
+// handle is called with the records of each poll, in offset order within
+// a partition: one record when the Tailer keeps up, more when it is
+// behind. It may keep the records, not the slice. Both are called from Run's
+// goroutine, never concurrently, and must not block for long: the Tailer
+// reads nothing meanwhile.
 func (c *Client) NewTailer(topics []string, start func(map[parley.TopicPartition]int64),
-	handle func(*parley.Record),
+	handle func([]*parley.Record),
 ) *Tailer {
 	t := &Tailer{
 		c:      c,
@@ -70,7 +73,7 @@ func (c *Client) NewTailer(topics []string, start func(map[parley.TopicPartition
 // Tail reads the topics from their end until ctx is done; see NewTailer for
 // start and handle. Use NewTailer to add topics while it runs.
 func (c *Client) Tail(ctx context.Context, topics []string,
-	start func(map[parley.TopicPartition]int64), handle func(*parley.Record),
+	start func(map[parley.TopicPartition]int64), handle func([]*parley.Record),
 ) error {
 	return c.NewTailer(topics, start, handle).Run(ctx)
 }
@@ -182,8 +185,13 @@ func (t *Tailer) loop(ctx context.Context) error {
 				"partition", fe.Partition, "err", fe.Err)
 		}
 		fetches.EachRecord(func(kr *kgo.Record) {
-			t.handle(fromKgo(kr))
+			t.recs = append(t.recs, fromKgo(kr))
 		})
+		if len(t.recs) > 0 {
+			t.handle(t.recs)
+			clear(t.recs)
+			t.recs = t.recs[:0]
+		}
 	}
 }
 

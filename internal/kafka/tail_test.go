@@ -53,9 +53,15 @@ func (r *tailRecorder) start(m map[parley.TopicPartition]int64) {
 	}
 }
 
-func (r *tailRecorder) handle(rec *parley.Record) {
+func (r *tailRecorder) handle(recs []*parley.Record) {
 	r.enter()
 	defer r.leave()
+	for _, rec := range recs {
+		r.handleOne(rec)
+	}
+}
+
+func (r *tailRecorder) handleOne(rec *parley.Record) {
 	tp := parley.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
 	want, ok := r.next[tp]
 	switch {
@@ -184,7 +190,7 @@ func TestTailerAddBeforeRun(t *testing.T) {
 func TestTailUnknownTopic(t *testing.T) {
 	_, c := setup(t)
 	err := c.Tail(t.Context(), []string{"missing"}, func(map[parley.TopicPartition]int64) {},
-		func(*parley.Record) {})
+		func([]*parley.Record) {})
 	if !errors.Is(err, parley.ErrNotFound) {
 		t.Fatalf("tail a missing topic: err = %v, want ErrNotFound", err)
 	}
@@ -200,7 +206,7 @@ func TestTailLatency(t *testing.T) {
 	got := make(chan time.Time, 1)
 	stop := runBackground(t, func(ctx context.Context) error {
 		return c.Tail(ctx, []string{topic}, func(map[parley.TopicPartition]int64) {},
-			func(*parley.Record) { got <- time.Now() })
+			func([]*parley.Record) { got <- time.Now() })
 	})
 	defer stop()
 	time.Sleep(100 * time.Millisecond) // let the tailer's fetches start

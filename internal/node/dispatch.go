@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parley-chat/parley/internal/hub"
 	"github.com/parley-chat/parley/internal/parley"
 )
 
@@ -14,10 +15,19 @@ import (
 // again for partitions it adds later.
 func (s *Service) DispatchStart(pos map[parley.TopicPartition]int64) { s.dispatch.start(pos) }
 
-// Dispatch turns one record of the tail into a live event for the users
-// connected here. The tail calls it from one goroutine, in offset order
-// within each partition. ctx bounds the store look-ups it may need.
-func (s *Service) Dispatch(ctx context.Context, rec *parley.Record) { s.dispatch.handle(ctx, rec) }
+// Dispatch turns records of the tail into live events for the users
+// connected here. The tail calls it from one goroutine with the records
+// of each poll, in offset order within each partition. ctx bounds the
+// store look-ups it may need.
+func (s *Service) Dispatch(ctx context.Context, recs []*parley.Record) {
+	s.dispatch.handle(ctx, recs)
+}
+
+// maxWakeDelay bounds how long the dispatcher holds back waking the
+// connections of a poll's first records while it dispatches the rest.
+// Dispatching a message to 10,000 members takes a few milliseconds, so a
+// poll holding a backlog of them goes out a few messages per frame.
+const maxWakeDelay = 10 * time.Millisecond
 
 // dispatcher delivers tailed records to the hub and keeps the tail's
 // position, which resuming subscriptions replay up to.
@@ -31,6 +41,9 @@ type dispatcher struct {
 	s       *Service
 	members *memberCache
 	seen    *recentSet
+	// batch queues a poll's events and wakes their connections once,
+	// at the end of the poll or after maxWakeDelay.
+	batch *hub.Batch
 
 	// mu guards pos and started.
 	mu        sync.Mutex
@@ -44,6 +57,7 @@ func newDispatcher(s *Service) *dispatcher {
 		s:         s,
 		members:   newMemberCache(s.store, time.Minute),
 		seen:      newRecentSet(1 << 16),
+		batch:     s.hub.NewBatch(),
 		pos:       parley.StreamCursor{},
 		startedCh: make(chan struct{}),
 	}
@@ -79,7 +93,22 @@ func (d *dispatcher) snapshot() parley.StreamCursor {
 	return d.pos.Clone()
 }
 
-func (d *dispatcher) handle(ctx context.Context, rec *parley.Record) {
+// handle dispatches a poll's records in one batch: a connection that
+// several of them go to gets them in one wake-up, so a WebSocket sends
+// them in one frame.
+func (d *dispatcher) handle(ctx context.Context, recs []*parley.Record) {
+	started := time.Now()
+	for _, rec := range recs {
+		d.handleOne(ctx, rec)
+		if d.batch.Waiting() && time.Since(started) >= maxWakeDelay {
+			d.batch.Flush()
+			started = time.Now()
+		}
+	}
+	d.batch.Flush()
+}
+
+func (d *dispatcher) handleOne(ctx context.Context, rec *parley.Record) {
 	d.s.metrics.dispatched.WithLabelValues(rec.Topic).Inc()
 	dec, err := d.s.decode(ctx, rec, false)
 	if err == nil && dec.Topic != nil {
@@ -107,9 +136,9 @@ func (d *dispatcher) handle(ctx context.Context, rec *parley.Record) {
 	}
 	del := delivery(dec, rec.Pos(), stream)
 	if all {
-		d.s.hub.PublishAll(del)
+		d.batch.PublishAll(del)
 	} else {
-		d.s.hub.Publish(users, del)
+		d.batch.Publish(users, del)
 	}
 	d.s.metrics.deliveries.Inc()
 }
