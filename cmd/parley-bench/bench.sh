@@ -80,9 +80,9 @@ run_target() { # run_target NAME START ADDR KAFKA
 	want dm && $start && "$B" dm "${a[@]}" $(common) --pairs 500 \
 		--rates 2000,3000,4000,5000,6000,8000,12000,16000 \
 		--stop-p99 50ms --json "$OUT/dm-$t-$r.json"
-	want fanout1k && $start && "$B" fanout "${a[@]}" $(common) --members 1000 --rates 50,200,500,1000 \
+	want fanout1k && $start && "$B" fanout "${a[@]}" $(common) --members 1000 --rates 50,200,500,1000,1500 \
 		--json "$OUT/fanout1k-$t-$r.json"
-	want fanout10k && $start && "$B" fanout "${a[@]}" $(common) --members 10000 --rates 2,10,20 \
+	want fanout10k && $start && "$B" fanout "${a[@]}" $(common) --members 10000 --rates 2,10,20,30 \
 		--json "$OUT/fanout10k-$t-$r.json"
 	want notify && $start && "$B" notify "${a[@]}" $(common) --kafka "$kafka" --conns 1000 \
 		--rates 1000,5000,10000,20000,30000,40000 --json "$OUT/notify-$t-$r.json"
