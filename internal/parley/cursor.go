@@ -1,12 +1,14 @@
 package parley
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/binary"
 	"maps"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // A conversation's entries are ordered by their Seq:
@@ -110,31 +112,54 @@ func (c StreamCursor) Clone() StreamCursor { return maps.Clone(c) }
 var errBadStreamCursor = Errorf(ErrInvalid, "invalid_stream_cursor", "stream cursor is not valid")
 
 // String encodes c compactly and URL-safely: per topic its name, partition
-// count and, per partition, its offset, as varints in base64url.
+// count and, per partition, its offset, as varints in base64url. Topics
+// and partitions are in order, so equal cursors encode alike. The
+// dispatcher encodes a cursor for every event it delivers; a cursor of
+// up to maxStackPartitions partitions is sorted and encoded on the stack.
 func (c StreamCursor) String() string {
 	if len(c) == 0 {
 		return ""
 	}
-	byTopic := map[string][]TopicPartition{}
-	for tp := range c {
-		byTopic[tp.Topic] = append(byTopic[tp.Topic], tp)
+	type entry struct {
+		tp     TopicPartition
+		offset int64
 	}
-	topics := slices.Sorted(maps.Keys(byTopic))
+	var entryArr [maxStackPartitions]entry
+	es := entryArr[:0]
+	for tp, off := range c {
+		es = append(es, entry{tp, off})
+	}
+	slices.SortFunc(es, func(a, b entry) int { return compareTopicPartitions(a.tp, b.tp) })
 
-	buf := make([]byte, 0, 8+len(c)*5)
-	buf = append(buf, 1) // format version
-	for _, t := range topics {
-		tps := byTopic[t]
-		slices.SortFunc(tps, func(a, b TopicPartition) int { return int(a.Partition - b.Partition) })
-		buf = binary.AppendUvarint(buf, uint64(len(t)))
-		buf = append(buf, t...)
-		buf = binary.AppendUvarint(buf, uint64(len(tps)))
-		for _, tp := range tps {
-			buf = binary.AppendUvarint(buf, uint64(tp.Partition))
-			buf = binary.AppendUvarint(buf, uint64(c[tp]))
+	var bufArr [maxStackPartitions * 8]byte
+	buf := append(bufArr[:0], 1) // format version
+	for i := 0; i < len(es); {
+		topic := es[i].tp.Topic
+		j := i + 1
+		for j < len(es) && es[j].tp.Topic == topic {
+			j++
 		}
+		buf = binary.AppendUvarint(buf, uint64(len(topic)))
+		buf = append(buf, topic...)
+		buf = binary.AppendUvarint(buf, uint64(j-i))
+		for _, e := range es[i:j] {
+			buf = binary.AppendUvarint(buf, uint64(e.tp.Partition))
+			buf = binary.AppendUvarint(buf, uint64(e.offset))
+		}
+		i = j
 	}
 	return base64.RawURLEncoding.EncodeToString(buf)
+}
+
+// maxStackPartitions is how many partitions String handles without
+// allocating for the sort; more cost an allocation, nothing else.
+const maxStackPartitions = 32
+
+func compareTopicPartitions(a, b TopicPartition) int {
+	if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Partition, b.Partition)
 }
 
 // ParseStreamCursor decodes a cursor from StreamCursor.String. The empty

@@ -2,6 +2,7 @@ package parley
 
 import (
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 )
@@ -67,5 +68,25 @@ func TestStreamCursorRoundTrip(t *testing.T) {
 		if _, err := ParseStreamCursor(bad); err == nil {
 			t.Errorf("ParseStreamCursor(%q) accepted", bad)
 		}
+	}
+}
+
+// TestStreamCursorEncodingIsStable pins the encoding: clients keep cursors
+// across server upgrades, so a cursor must encode as it always did.
+func TestStreamCursorEncodingIsStable(t *testing.T) {
+	c := StreamCursor{{"notifications", 2}: 7, {"direct-messages", 5}: 1 << 40,
+		{"direct-messages", 0}: 12, {"group.team-a", 0}: 300, {"group-messages", 1}: 0}
+	const want = "AQ9kaXJlY3QtbWVzc2FnZXMCAAwFgICAgIAgDmdyb3VwLW1lc3NhZ2VzAQEADGdyb3VwLnRlYW0tYQEArAINbm90aWZpY2F0aW9ucwECBw"
+	if got := c.String(); got != want {
+		t.Fatalf("String() = %s, want %s", got, want)
+	}
+	// More partitions than String sorts on the stack.
+	big := StreamCursor{}
+	for p := range int32(2 * maxStackPartitions) {
+		big[TopicPartition{"direct-messages", p}] = int64(p)
+	}
+	got, err := ParseStreamCursor(big.String())
+	if err != nil || !maps.Equal(got, big) {
+		t.Fatalf("a cursor of %d partitions came back as %v, %v", len(big), got, err)
 	}
 }
