@@ -33,13 +33,22 @@ func (s *Service) Archive(ctx context.Context, recs []*parley.Record) error {
 		} else if err != nil {
 			return err
 		}
+		// A poll holds records of one kind, mostly: room for all of
+		// them saves growing a slice of large structs as they come.
 		switch {
 		case dec.Message != nil:
+			if b.Messages == nil {
+				b.Messages = make([]parley.Message, 0, len(recs))
+			}
 			b.Messages = append(b.Messages, *dec.Message)
 		case dec.Notification != nil:
-			if !dec.Notification.Expired(now) {
-				b.Notifications = append(b.Notifications, *dec.Notification)
+			if dec.Notification.Expired(now) {
+				break
 			}
+			if b.Notifications == nil {
+				b.Notifications = make([]parley.Notification, 0, len(recs))
+			}
+			b.Notifications = append(b.Notifications, *dec.Notification)
 		case dec.Read != nil:
 			b.Reads = append(b.Reads, *dec.Read)
 		}
@@ -55,8 +64,13 @@ func (s *Service) Archive(ctx context.Context, recs []*parley.Record) error {
 		return fmt.Errorf("archive batch: %w", err)
 	}
 	s.metrics.archiveSeconds.Observe(time.Since(start).Seconds())
-	for _, r := range recs {
-		s.metrics.archived.WithLabelValues(r.Topic).Inc()
+	for i := 0; i < len(recs); { // one Add per run of a topic's records
+		j := i + 1
+		for j < len(recs) && recs[j].Topic == recs[i].Topic {
+			j++
+		}
+		s.metrics.archived.WithLabelValues(recs[i].Topic).Add(float64(j - i))
+		i = j
 	}
 	return nil
 }

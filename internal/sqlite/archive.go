@@ -97,7 +97,16 @@ func (a *archiveStmts) close() error {
 // Archive writes one batch in one transaction: messages, then notifications,
 // then read marks (which may name a notification of the same batch), then
 // offsets.
+//
+// The transaction does not watch ctx: the driver would start a goroutine
+// per statement to interrupt it (two statements per notification), and
+// a batch takes milliseconds. A batch cut short would only be archived
+// again.
 func (s *Store) Archive(ctx context.Context, b *parley.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("archive batch: %w", err)
+	}
+	ctx = context.WithoutCancel(ctx)
 	build := s.ids.add(b.Messages)
 	var dms []string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {

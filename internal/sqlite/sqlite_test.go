@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -63,5 +65,21 @@ func TestOpenMigratesOnceAndKeepsData(t *testing.T) {
 	}
 	if _, err := s.User(t.Context(), "alice"); err != nil {
 		t.Errorf("User after reopen: %v", err)
+	}
+}
+
+// TestArchiveRefusesADoneContext: Archive does not watch its context once
+// the transaction runs, but it does not start one for a context that has
+// already ended.
+func TestArchiveRefusesADoneContext(t *testing.T) {
+	s := openTest(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	b := &parley.Batch{Offsets: map[parley.TopicPartition]int64{{Topic: "direct-messages"}: 1}}
+	if err := s.Archive(ctx, b); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Archive with a canceled context: err = %v, want context.Canceled", err)
+	}
+	if err := s.Archive(t.Context(), b); err != nil {
+		t.Fatalf("Archive: %v", err)
 	}
 }
