@@ -138,7 +138,7 @@ def table(data):
     print()
     print("| scenario | target | sustained/s at p99 ≤ limit | runs | lost | dup | errors |")
     print("|---|---|---|---|---|---|---|")
-    limits = {"dm": 50, "dmfsync": 50, "fanout1k": 100, "fanout10k": 150, "notify": 20}
+    limits = {"dm": 50, "dmfsync": 50, "dmws": 50, "fanout1k": 100, "fanout10k": 150, "notify": 20}
     for scenario, limit in limits.items():
         for target, results in sorted(data.get(scenario, {}).items()):
             print("| {} (p99 ≤ {} ms) | {} | {} | {} | {} | {} | {} |".format(
@@ -164,6 +164,9 @@ def main():
                lambda s: s["latency"]["p99_ms"], "p99 latency ms", logy=True)
     plot_steps(data, "dmfsync", "Direct messages, broker fsync per write",
                os.path.join(out, "dm-fsync.png"), lambda s: s["latency"]["p99_ms"],
+               "p99 latency ms", logy=True)
+    plot_steps(data, "dmws", "Direct messages sent over WebSocket (Parley only)",
+               os.path.join(out, "dm-ws.png"), lambda s: s["latency"]["p99_ms"],
                "p99 latency ms", logy=True)
     plot_steps(data, "fanout1k", "Group fan-out to 1,000 members", os.path.join(out, "fanout1k.png"),
                lambda s: s["latency"]["p99_ms"], "p99 latency ms", logy=True)

@@ -17,7 +17,7 @@ STEP=${STEP:-5s}
 SETTLE=${SETTLE:-5s}
 CENTRIFUGO=${CENTRIFUGO:-$HOME/go/bin/centrifugo}
 # SCENARIOS picks a subset, e.g. SCENARIOS="dm notify".
-SCENARIOS=${SCENARIOS:-"dm fanout1k fanout10k notify idle10k idle19k dmfsync"}
+SCENARIOS=${SCENARIOS:-"dm fanout1k fanout10k notify idle10k idle19k dmfsync dmws"}
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 # TARGETS picks the servers, e.g. TARGETS=centrifugo.
 TARGETS=${TARGETS:-"parley centrifugo"}
@@ -109,6 +109,11 @@ for r in $(seq "$RUNS"); do
 		want dmfsync && parley --fsync && "$B" dm --addr 127.0.0.1:18080 $(common) --pairs 500 \
 			--rates 2000,3000,4000,5000,6000,8000,12000 \
 		--stop-p99 50ms --json "$OUT/dmfsync-parley-$r.json"
+		# DMs sent as WebSocket frames, as a chat client would; Centrifugo
+		# is driven through its HTTP API only, so this one is Parley's alone.
+		want dmws && parley && "$B" dm --addr 127.0.0.1:18080 $(common) --pairs 500 --sender ws \
+			--rates 2000,3000,4000,5000,6000,8000,12000 \
+			--stop-p99 50ms --json "$OUT/dmws-parley-$r.json"
 	fi
 	if [[ " $TARGETS " == *" centrifugo "* ]]; then
 		run_target centrifugo centrifugo 127.0.0.1:18000 127.0.0.1:19192 "$r"
