@@ -86,7 +86,8 @@ run_target() { # run_target NAME START ADDR KAFKA
 		--json "$OUT/fanout10k-$t-$r.json"
 	want notify && $start && "$B" notify "${a[@]}" $(common) --kafka "$kafka" --conns 1000 \
 		--rates 1000,5000,10000,20000,30000,40000 --json "$OUT/notify-$t-$r.json"
-	want idle10k && $start && "$B" idle "${a[@]}" $(common) --conns 10000 --hold 5s --json "$OUT/idle10k-$t-$r.json"
+	want idle10k && $start && "$B" idle "${a[@]}" $(common) --conns 10000 --hold 5s \
+		--json "$OUT/idle10k-$t-$r.json"
 	# 19,000 connections: two processes, each under the open-file limit.
 	want idle19k || return 0
 	$start

@@ -3,7 +3,8 @@
 // A connection (WebSocket or SSE) holds a Subscription: a bounded queue of
 // encoded events for one user. The dispatcher publishes each event once, to
 // the users it concerns; the hub appends the same *Delivery to each of their
-// subscriptions without copying it. A subscription whose reader falls behind
+// subscriptions without copying it, through a Batch that wakes each reader
+// once for all the events of a poll. A subscription whose reader falls behind
 // by more than its limits is closed with parley.ErrSlowConsumer, and its
 // client resumes from its last stream cursor; it can never hold more memory
 // than the limits allow, nor slow the dispatcher down.
