@@ -53,12 +53,11 @@ const commandQueueLen = 16
 // subscription.
 //
 // Known shortcomings (docs/limits.md): a message to a large group starts
-// a writer for every member at once, and under overload the live reader,
-// waiting behind them, hands the hub a message at a time, so frames batch
-// little (a pool of writers did not change that; see docs/benchmarks.md).
-// The reader goroutine's stack, parked in a read, is about 4 KiB of an
-// idle connection's 20; an event loop over the sockets would need a
-// WebSocket library of its own.
+// a writer goroutine for every member, and every frame is a write system
+// call of its own; frames carry several events only when the dispatcher
+// is behind (see hub.Batch). The reader goroutine's stack, parked in a
+// read, is about 4 KiB of an idle connection's 20; an event loop over the
+// sockets would need a WebSocket library of its own.
 type wsConn struct {
 	s    *Server
 	c    *websocket.Conn

@@ -1,0 +1,77 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/internal/parley"
+)
+
+// archiveBatchSize is how many records each benchmarked batch holds, about
+// what the archiver writes per transaction under load.
+const archiveBatchSize = 500
+
+// BenchArchiveDMs archives batches of 500 DM messages spread over 100
+// conversations, the shape the archiver writes, and reports messages/s.
+func BenchArchiveDMs(b *testing.B, st parley.Store) {
+	tp := parley.TopicPartition{Topic: "direct-messages"}
+	body := "a message of an ordinary length, some sixty bytes or so long"
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	benchArchive(b, st, tp, "msgs/s", func(batch *parley.Batch, off int64) {
+		from, to := fmt.Sprintf("u%d", off%100), fmt.Sprintf("u%d", off%100+100)
+		batch.Messages = append(batch.Messages, parley.Message{
+			ID:           fmt.Sprintf("m%d", off),
+			Type:         parley.TypeMessage,
+			Conversation: parley.DMConversation(from, to),
+			From:         from,
+			Body:         body,
+			SentAt:       start.Add(time.Duration(off) * time.Millisecond),
+			Seq:          off,
+			Pos:          parley.Position{Topic: tp.Topic, Offset: off},
+		})
+	})
+}
+
+// BenchArchiveNotifications archives batches of 500 notifications, each
+// to one of 1,000 users, as the notification processor writes them, and
+// reports notifications/s.
+func BenchArchiveNotifications(b *testing.B, st parley.Store) {
+	tp := parley.TopicPartition{Topic: "notifications"}
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	benchArchive(b, st, tp, "notifications/s", func(batch *parley.Batch, off int64) {
+		batch.Notifications = append(batch.Notifications, parley.Notification{
+			ID:        fmt.Sprintf("n%x", off*2654435761), // spread like the hashed IDs
+			To:        []string{fmt.Sprintf("u%d", off%1000)},
+			Title:     "Build finished",
+			Body:      "the nightly build of main passed",
+			Kind:      "ci",
+			Priority:  "normal",
+			CreatedAt: start.Add(time.Duration(off) * time.Millisecond),
+			Pos:       parley.Position{Topic: tp.Topic, Offset: off},
+		})
+	})
+}
+
+// benchArchive times Archive alone: add puts the record at offset off of
+// tp into the batch, outside the timer, and the rate is reported as unit.
+func benchArchive(b *testing.B, st parley.Store, tp parley.TopicPartition, unit string,
+	add func(batch *parley.Batch, off int64),
+) {
+	var off int64
+	for b.Loop() {
+		b.StopTimer()
+		batch := &parley.Batch{}
+		for range archiveBatchSize {
+			add(batch, off)
+			off++
+		}
+		batch.Offsets = map[parley.TopicPartition]int64{tp: off}
+		b.StartTimer()
+
+		if err := st.Archive(b.Context(), batch); err != nil {
+			b.Fatalf("Archive: %v", err)
+		}
+	}
+	b.ReportMetric(float64(off)/b.Elapsed().Seconds(), unit)
+}
