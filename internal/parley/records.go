@@ -280,14 +280,31 @@ func (c Codec) decodeNotificationRead(r *Record) (Decoded, error) {
 	return Decoded{Read: &ReadMark{User: w.User, Notification: w.ID, At: w.At}}, nil
 }
 
-func decodeStrict(v []byte, dst any) error {
+func decodeStrict(v []byte, w *wireEntry) error {
 	if len(v) > MaxRecordBytes {
 		return deadf("too_large", "value is %d bytes; the limit is %d", len(v), MaxRecordBytes)
 	}
 	if !utf8.Valid(v) {
 		return deadf("invalid_utf8", "value is not valid UTF-8")
 	}
-	if err := json.Unmarshal(v, dst); err != nil {
+
+	// Most values are in the plain form Parley writes; encoding/json decodes
+	// the rest and words the errors.
+	if decodeEntryFast(v, w) {
+		return nil
+	}
+	return decodeJSON(v, w)
+}
+
+// decodeJSON decodes v with encoding/json. It works on a copy of w so that
+// w, which Unmarshal would make escape, can stay on the caller's stack
+// when the fast path does the work.
+func decodeJSON(v []byte, w *wireEntry) error {
+	j := new(wireEntry)
+	*j = *w
+	err := json.Unmarshal(v, j)
+	*w = *j
+	if err != nil {
 		return deadf("invalid_json", "value is not valid JSON: %v", err)
 	}
 	return nil
