@@ -24,14 +24,16 @@ import (
 type parleyTarget struct {
 	base   string // http://host:port
 	secret []byte
-	http   *http.Client
-	wsSend bool // DMs go as WebSocket send frames instead of HTTP
+	http   *http.Client // set-up calls
+	send   *httpSender  // DMs and group messages
+	wsSend bool         // DMs go as WebSocket send frames instead of HTTP
 	kafka  *kafka.Client
 	topic  string
 
-	// mu guards tokens.
+	// mu guards tokens and auth.
 	mu     sync.Mutex
 	tokens map[string]string
+	auth   map[string]string // user -> "Authorization: Bearer <token>"
 }
 
 func newParleyTarget(ctx context.Context, o *options) (*parleyTarget, error) {
@@ -39,9 +41,11 @@ func newParleyTarget(ctx context.Context, o *options) (*parleyTarget, error) {
 		base:   "http://" + o.addr,
 		secret: []byte(o.secret),
 		http:   newHTTPClient(o.workers),
+		send:   newHTTPSender(o.addr, sendTimeout),
 		wsSend: o.sender == "ws",
 		topic:  o.notifyTopic,
 		tokens: map[string]string{},
+		auth:   map[string]string{},
 	}
 	if o.scenario == "notify" && o.shard.i == 0 {
 		kc, err := kafka.New(ctx, kafka.Config{Brokers: []string{o.kafkaAddr}, ClientID: "parley-bench"})
@@ -53,16 +57,20 @@ func newParleyTarget(ctx context.Context, o *options) (*parleyTarget, error) {
 	return t, nil
 }
 
+// sendTimeout bounds one HTTP call, a send or a set-up call.
+const sendTimeout = 30 * time.Second
+
 func newHTTPClient(conns int) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = conns
 	tr.MaxIdleConnsPerHost = conns
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	return &http.Client{Transport: tr, Timeout: sendTimeout}
 }
 
 func (t *parleyTarget) name() string { return "parley" }
 
 func (t *parleyTarget) close() {
+	t.send.close()
 	if t.kafka != nil {
 		t.kafka.Close()
 	}
@@ -79,6 +87,21 @@ func (t *parleyTarget) token(user string) string {
 	tok := mintHS256(t.secret, user, nil)
 	t.tokens[user] = tok
 	return tok
+}
+
+// authLine returns the header line that carries user's token, made once.
+func (t *parleyTarget) authLine(user string) string {
+	t.mu.Lock()
+	line, ok := t.auth[user]
+	t.mu.Unlock()
+	if ok {
+		return line
+	}
+	line = "Authorization: Bearer " + t.token(user)
+	t.mu.Lock()
+	t.auth[user] = line
+	t.mu.Unlock()
+	return line
 }
 
 func mintHS256(secret []byte, user string, extra map[string]any) string {
@@ -132,8 +155,7 @@ func (t *parleyTarget) sendDM(ctx context.Context, r *run, from, to string, id u
 		})
 		return c.ws.Write(ctx, 1, frame) // 1: text frame
 	}
-	err := t.post(ctx, from, "/v1/dm/"+to+"/messages", map[string]string{
-		"body": body, "client_id": strconv.FormatUint(id, 16)}, http.StatusCreated)
+	err := t.postMessage(ctx, from, "/v1/dm/"+to+"/messages", id, body)
 	if err == nil {
 		r.ack(id, 1)
 	}
@@ -142,12 +164,31 @@ func (t *parleyTarget) sendDM(ctx context.Context, r *run, from, to string, id u
 
 func (t *parleyTarget) sendGroup(ctx context.Context, r *run, from, group string, id uint64,
 	body string, want int) error {
-	err := t.post(ctx, from, "/v1/groups/"+group+"/messages", map[string]string{
-		"body": body, "client_id": strconv.FormatUint(id, 16)}, http.StatusCreated)
+	err := t.postMessage(ctx, from, "/v1/groups/"+group+"/messages", id, body)
 	if err == nil {
 		r.ack(id, want)
 	}
 	return err
+}
+
+// postMessage posts a message as from; the server acknowledges it with
+// 201 Created.
+func (t *parleyTarget) postMessage(ctx context.Context, from, path string, id uint64,
+	body string) error {
+	var buf [256]byte
+	b := append(buf[:0], `{"body":`...)
+	b = appendJSONString(b, body)
+	b = append(b, `,"client_id":"`...)
+	b = strconv.AppendUint(b, id, 16)
+	b = append(b, `"}`...)
+	return t.send.post(ctx, path, t.authLine(from), b, wantCreated)
+}
+
+func wantCreated(status int, body []byte) error {
+	if status != http.StatusCreated {
+		return fmt.Errorf("status %d: %.200s", status, body)
+	}
+	return nil
 }
 
 // notify produces a plain-text notification keyed by its recipient, as any
