@@ -125,7 +125,7 @@ func (s *server) open(ctx context.Context) error {
 	if len(brokers) == 0 {
 		b, err := broker.Start(ctx, broker.Config{
 			DataDir: filepath.Join(s.cfg.Data, "kafka"), Listen: s.cfg.KafkaListen,
-			SyncWrites: s.cfg.Fsync, Logger: s.logger,
+			Fsync: s.cfg.Fsync.mode, Logger: s.logger,
 		})
 		if err != nil {
 			return fmt.Errorf("start embedded broker: %w", err)
@@ -145,11 +145,17 @@ func (s *server) open(ctx context.Context) error {
 		return err
 	}
 
+	// With --fsync=sends, a send waits for the embedded broker's fsync.
+	var log parley.Log = s.kafka
+	if s.broker != nil {
+		log = s.broker.SyncedLog(s.kafka)
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.svc = node.New(node.Config{
-		Store: s.store, Log: s.kafka, Topics: s.cfg.Topics, DefaultStrategy: s.cfg.GroupStrategy,
+		Store: s.store, Log: log, Topics: s.cfg.Topics, DefaultStrategy: s.cfg.GroupStrategy,
 		Registerer: reg, Logger: s.logger, CreateTopic: s.createGroupTopic,
 	})
 	s.api, err = api.New(api.Config{

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-chat/parley/internal/broker"
 	"github.com/parley-chat/parley/internal/parley"
 )
 
@@ -27,7 +28,7 @@ type serveConfig struct {
 	APIKey      string
 	JWTSecret   string
 	TokenTTL    time.Duration
-	Fsync       bool
+	Fsync       fsyncFlag
 	LogLevel    string
 	Pprof       string
 	LogFormat   string
@@ -74,8 +75,10 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 		"secret that signs user tokens; generated and kept in the data folder when empty")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", 24*time.Hour,
 		"lifetime of the tokens register and login issue")
-	fs.BoolVar(&c.Fsync, "fsync", false,
-		"make the embedded broker fsync every write before acknowledging it")
+	fs.Var(&c.Fsync, "fsync",
+		"when the embedded broker fsyncs: off; sends (before a send is acknowledged, "+
+			"sends sharing an fsync; other producers' records within 50 ms); "+
+			"all (every write before kfake acknowledges it); --fsync alone is all")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.Pprof, "pprof", "",
 		"serve Go's profiling endpoints (/debug/pprof/) on this address; off when empty")
@@ -130,6 +133,28 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 		"consumer group of the notification processor")
 }
 
+// fsyncFlag is --fsync: a mode, or alone (like a boolean flag) all.
+type fsyncFlag struct{ mode broker.FsyncMode }
+
+func (f *fsyncFlag) String() string {
+	if f == nil || f.mode == "" {
+		return string(broker.FsyncOff)
+	}
+	return string(f.mode)
+}
+
+func (f *fsyncFlag) Set(s string) error {
+	m, err := broker.ParseFsyncMode(s)
+	if err != nil {
+		return errors.New("want off, sends or all")
+	}
+	f.mode = m
+	return nil
+}
+
+// IsBoolFlag lets --fsync stand alone; a mode then needs --fsync=MODE.
+func (f *fsyncFlag) IsBoolFlag() bool { return true }
+
 // check validates the configuration.
 func (c *serveConfig) check() error {
 	switch {
@@ -144,6 +169,9 @@ func (c *serveConfig) check() error {
 		return usageError{"--database must be a postgres:// URL or sqlite:PATH"}
 	case c.Kafka != "" && (c.APIKey == "" || c.JWTSecret == ""):
 		return usageError{"with --kafka, give --api-key and --jwt-secret: every node of a cluster must share them"}
+	case c.Kafka != "" && c.Fsync.mode != "" && c.Fsync.mode != broker.FsyncOff:
+		return usageError{"--fsync is for the embedded broker; with --kafka, durability is the " +
+			"cluster's (acks=all and its replication)"}
 	case c.KafkaSASL != "" && c.Kafka == "":
 		return usageError{"--kafka-sasl needs --kafka: the embedded broker does not ask for passwords"}
 	}

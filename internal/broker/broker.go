@@ -22,12 +22,14 @@
 // and retention.bytes do not run in embedded mode.
 //
 // Known limits (see docs/limits.md): one broker, so replication factor 1; no
-// SASL for clients built on librdkafka; without SyncWrites, records survive a
-// killed process but not a power cut; kfake saves the log start only when
-// closed, so after a killed process the records retention had deleted but
-// whose files it kept come back until retention runs again (offsets stay
-// right); a partition emptied by hand (a DeleteRecords up to its end from
-// an outside tool) is still numbered from 0 again after a restart.
+// SASL for clients built on librdkafka; without Fsync, records survive a
+// killed process but not a power cut; with FsyncSends, records from outside
+// producers reach the disk up to 50 ms after their acknowledgement; kfake
+// saves the log start only when closed, so after a killed process the
+// records retention had deleted but whose files it kept come back until
+// retention runs again (offsets stay right); a partition emptied by hand (a
+// DeleteRecords up to its end from an outside tool) is still numbered from
+// 0 again after a restart.
 package broker
 
 import (
@@ -42,6 +44,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/parley-chat/parley/internal/parley"
 )
 
 // DefaultListen is the address the broker listens on when Config.Listen is
@@ -67,13 +71,24 @@ type Config struct {
 	// its metadata. Empty means the listen address, with 127.0.0.1 in place
 	// of an unspecified host such as 0.0.0.0.
 	Advertise string
-	// SyncWrites makes the broker fsync every produced batch before it
-	// acknowledges it. Off, acknowledged records survive a killed process
-	// (they are in the page cache) but not a power cut, as with Kafka's own
-	// defaults. On, kfake fsyncs the segment and the index of each
-	// partition's batch in turn, in its single loop, so a produce waits for
-	// two fsyncs per partition it writes to (docs/limits.md).
-	SyncWrites bool
+	// Fsync says when acknowledged records reach the disk. The zero value
+	// is FsyncOff: they survive a killed process (they are in the page
+	// cache) but not a power cut, as with Kafka's own defaults.
+	//
+	// FsyncSends keeps kfake writing to the page cache and fsyncs from
+	// outside it: a send through Parley's Log from SyncedLog returns only
+	// after the partitions it wrote to were fsynced, one fsync of a
+	// partition serving every send that waited for it (a group commit).
+	// Records from other producers, and consumer offsets, are fsynced
+	// within 50 ms of their acknowledgement.
+	//
+	// FsyncAll is kfake's SyncWrites: kfake fsyncs the segment and the
+	// index of each partition's batch in turn, in its single loop, before
+	// it acknowledges the produce, whoever the producer. Every produce and
+	// fetch waits behind those fsyncs (docs/limits.md).
+	//
+	// Without DataDir there is nothing to sync, and the mode is ignored.
+	Fsync FsyncMode
 	// Logger receives the broker's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -84,6 +99,7 @@ type Broker struct {
 	cluster *kfake.Cluster
 	addr    string
 	log     *slog.Logger
+	syncer  *syncer // nil unless Fsync is FsyncSends
 
 	closeOnce sync.Once
 }
@@ -112,14 +128,21 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 
 	b := &Broker{cluster: cluster, addr: l.addr, log: cfg.Logger}
+	if cfg.Fsync == FsyncSends && cfg.DataDir != "" {
+		b.syncer = newSyncer(cfg.DataDir, cfg.Logger)
+		b.syncer.start()
+	}
 	b.log.Info("broker started", "addr", b.addr, "data_dir", cfg.DataDir,
-		"sync_writes", cfg.SyncWrites)
+		"fsync", cfg.Fsync)
 	return b, nil
 }
 
 func (cfg Config) withDefaults() Config {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
+	}
+	if cfg.Fsync == "" {
+		cfg.Fsync = FsyncOff
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -144,7 +167,7 @@ func options(cfg Config, l *listener) []kfake.Opt {
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
 	}
-	if cfg.SyncWrites {
+	if cfg.Fsync == FsyncAll {
 		opts = append(opts, kfake.SyncWrites())
 	}
 	return opts
@@ -153,12 +176,40 @@ func options(cfg Config, l *listener) []kfake.Opt {
 // Addr returns the host:port clients dial to reach the broker.
 func (b *Broker) Addr() string { return b.addr }
 
+// SyncedLog returns log when the broker's Fsync is not FsyncSends. With
+// FsyncSends it returns a Log whose Produce returns only once the broker
+// has fsynced the partitions the records went to; log must produce to
+// this broker. A failed fsync fails the Produce, though the records were
+// written: a sender that retries with its client ID gets one message.
+func (b *Broker) SyncedLog(log parley.Log) parley.Log {
+	if b.syncer == nil {
+		return log
+	}
+	return syncedLog{Log: log, s: b.syncer}
+}
+
+type syncedLog struct {
+	parley.Log
+	s *syncer
+}
+
+func (l syncedLog) Produce(ctx context.Context, recs ...*parley.Record) error {
+	if err := l.Log.Produce(ctx, recs...); err != nil {
+		return err
+	}
+	return l.s.sync(ctx, recs)
+}
+
 // Close stops the broker, which writes its state to the data folder.
-// Connected clients see their connections close. Close is idempotent and
+// Connected clients see their connections close. With FsyncSends, Close
+// fsyncs every partition before it returns. Close is idempotent and
 // always returns nil; the error is for io.Closer.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		b.cluster.Close()
+		if b.syncer != nil {
+			b.syncer.close()
+		}
 		b.log.Info("broker stopped", "addr", b.addr)
 	})
 	return nil
