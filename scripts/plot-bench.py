@@ -162,7 +162,7 @@ def main():
     data = load(folder)
     plot_steps(data, "dm", "Direct messages over HTTP", os.path.join(out, "dm.png"),
                lambda s: s["latency"]["p99_ms"], "p99 latency ms", logy=True)
-    plot_steps(data, "dmfsync", "Direct messages, broker fsync per write",
+    plot_steps(data, "dmfsync", "Direct messages on disk before acknowledged: --fsync=sends, =all",
                os.path.join(out, "dm-fsync.png"), lambda s: s["latency"]["p99_ms"],
                "p99 latency ms", logy=True)
     plot_steps(data, "dmws", "Direct messages sent over WebSocket (Parley only)",

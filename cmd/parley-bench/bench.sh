@@ -106,10 +106,14 @@ run_target() { # run_target NAME START ADDR KAFKA
 for r in $(seq "$RUNS"); do
 	if [[ " $TARGETS " == *" parley "* ]]; then
 		run_target parley parley 127.0.0.1:18080 127.0.0.1:19092 "$r"
-		# The cost of durability: the broker fsyncs every write.
-		want dmfsync && parley --fsync && "$B" dm --addr 127.0.0.1:18080 $(common) --pairs 500 \
-			--rates 2000,3000,4000,5000,6000,8000,12000 \
-		--stop-p99 50ms --json "$OUT/dmfsync-parley-$r.json"
+		# The cost of durability: every send is on disk before it is
+		# acknowledged. --fsync=sends fsyncs outside kfake's loop, many
+		# sends to one fsync; --fsync=all is kfake's fsync per write.
+		for mode in sends all; do
+			want dmfsync && parley --fsync=$mode && "$B" dm --addr 127.0.0.1:18080 $(common) \
+				--pairs 500 --rates 2000,3000,4000,5000,6000,8000,12000 \
+				--stop-p99 50ms --json "$OUT/dmfsync-$mode-$r.json"
+		done
 		# DMs sent as WebSocket frames, as a chat client would; Centrifugo
 		# is driven through its HTTP API only, so this one is Parley's alone.
 		want dmws && parley && "$B" dm --addr 127.0.0.1:18080 $(common) --pairs 500 --sender ws \
