@@ -31,8 +31,18 @@ func TestDMLiveAndHistory(t *testing.T) {
 // Acknowledged means durable: a burst of sends, each acknowledged, then
 // SIGKILL right after the last acknowledgement; after a restart every
 // acknowledged message is in history and reaches a resuming connection.
+// Each --fsync mode changes when the broker's files reach the disk, and
+// with sends, when a send is acknowledged; none may lose a send.
 func TestAcknowledgedSurvivesSIGKILL(t *testing.T) {
-	s := StartServer(t)
+	for _, mode := range []string{"off", "sends", "all"} {
+		t.Run("fsync "+mode, func(t *testing.T) {
+			testAcknowledgedSurvivesSIGKILL(t, "--fsync="+mode)
+		})
+	}
+}
+
+func testAcknowledgedSurvivesSIGKILL(t *testing.T, flags ...string) {
+	s := StartServer(t, flags...)
 	alice, bob := s.Register(t, "alice"), s.Register(t, "bob")
 	bobWS := bob.DialWS(t, "")
 	start := bobWS.NextOfType("ready", 10*time.Second).Stream

@@ -50,6 +50,11 @@ var ErrClosed = errors.New("broker closed")
 // for the records that did not come through Parley's own sends (outside
 // producers, consumer offsets): they reach the disk at most this long
 // after they were acknowledged.
+//
+// TODO: make outside producers' acknowledgements wait for the fsync too.
+// kfake offers no hook between writing a batch and answering the produce,
+// so only a send that goes through SyncedLog can wait; docs/limits.md says
+// what this means for producers that write to the broker directly.
 const syncInterval = 50 * time.Millisecond
 
 // racyWindow is how recently a folder must have changed for its
