@@ -22,7 +22,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"parley": "tab:blue", "centrifugo": "tab:orange"}
+# dmfsync plots Parley with --fsync=sends and --fsync=all.
+COLORS = {"parley": "tab:blue", "centrifugo": "tab:orange", "sends": "tab:green", "all": "tab:red"}
 
 
 def load(folder):
