@@ -179,8 +179,9 @@ func (b *Broker) Addr() string { return b.addr }
 // SyncedLog returns log when the broker's Fsync is not FsyncSends. With
 // FsyncSends it returns a Log whose Produce returns only once the broker
 // has fsynced the partitions the records went to; log must produce to
-// this broker. A failed fsync fails the Produce, though the records were
-// written: a sender that retries with its client ID gets one message.
+// this broker. A failed fsync fails the Produce with an error that wraps
+// parley.ErrUnavailable, though the records were written: a sender that
+// retries with its client ID gets one message.
 func (b *Broker) SyncedLog(log parley.Log) parley.Log {
 	if b.syncer == nil {
 		return log

@@ -42,9 +42,9 @@ func ParseFsyncMode(s string) (FsyncMode, error) {
 	return "", fmt.Errorf("fsync mode %q is not off, sends or all", s)
 }
 
-// ErrClosed is returned by a sync that waits while the broker closes
-// before its files were synced.
-var ErrClosed = errors.New("broker closed")
+// ErrClosed is returned by a sync that starts after the broker closed. It
+// wraps parley.ErrUnavailable, so a client is told to retry.
+var ErrClosed = fmt.Errorf("broker closed: %w", parley.ErrUnavailable)
 
 // syncInterval is how often FsyncSends syncs the files of every partition,
 // for the records that did not come through Parley's own sends (outside
@@ -159,7 +159,12 @@ func (s *syncer) sync(ctx context.Context, recs []*parley.Record) error {
 	}
 	select {
 	case <-r.done:
-		return r.err
+		if r.err != nil {
+			// The record is in the broker but maybe not on disk: the
+			// sender should retry, with its client ID.
+			return fmt.Errorf("fsync broker files: %w: %w", parley.ErrUnavailable, r.err)
+		}
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("wait for fsync: %w", ctx.Err())
 	}

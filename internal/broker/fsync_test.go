@@ -270,6 +270,18 @@ func TestSyncFollowsARolledSegment(t *testing.T) {
 	}
 }
 
+func TestSyncFailureAsksForARetry(t *testing.T) {
+	f := newSyncFixture(t, kafka.TopicSpec{Name: "dm", Partitions: 1})
+	r := f.produce(t, "dm", 0)
+	f.s.syncFile = func(*os.File) error { return errors.New("input/output error") }
+	done := f.syncAsync(t, t.Context(), r)
+	f.s.round(false)
+	err := <-done
+	if !errors.Is(err, parley.ErrUnavailable) || !strings.Contains(err.Error(), "input/output error") {
+		t.Fatalf("sync = %v, want ErrUnavailable with the fsync's error", err)
+	}
+}
+
 func TestSyncCancelledWhileWaiting(t *testing.T) {
 	f := newSyncFixture(t, kafka.TopicSpec{Name: "dm", Partitions: 1})
 	r := f.produce(t, "dm", 0)
