@@ -78,7 +78,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.Var(&c.Fsync, "fsync",
 		"when the embedded broker fsyncs: off; sends (before a send is acknowledged, "+
 			"sends sharing an fsync; other producers' records within 50 ms); "+
-			"all (every write before kfake acknowledges it); --fsync alone is all")
+			"all (every write before kfake acknowledges it)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.Pprof, "pprof", "",
 		"serve Go's profiling endpoints (/debug/pprof/) on this address; off when empty")
@@ -133,7 +133,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 		"consumer group of the notification processor")
 }
 
-// fsyncFlag is --fsync: a mode, or alone (like a boolean flag) all.
+// fsyncFlag is --fsync: off, sends or all (true and false as all and off).
 type fsyncFlag struct{ mode broker.FsyncMode }
 
 func (f *fsyncFlag) String() string {
@@ -151,9 +151,6 @@ func (f *fsyncFlag) Set(s string) error {
 	f.mode = m
 	return nil
 }
-
-// IsBoolFlag lets --fsync stand alone; a mode then needs --fsync=MODE.
-func (f *fsyncFlag) IsBoolFlag() bool { return true }
 
 // check validates the configuration.
 func (c *serveConfig) check() error {

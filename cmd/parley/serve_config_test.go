@@ -32,8 +32,9 @@ func TestFsyncFlag(t *testing.T) {
 		want broker.FsyncMode
 	}{
 		{"off by default", nil, "", broker.FsyncOff},
-		{"alone means all", []string{"--fsync"}, "", broker.FsyncAll},
 		{"sends", []string{"--fsync=sends"}, "", broker.FsyncSends},
+		{"mode after a space", []string{"--fsync", "sends"}, "", broker.FsyncSends},
+		{"all", []string{"--fsync", "all"}, "", broker.FsyncAll},
 		{"off", []string{"--fsync=off"}, "", broker.FsyncOff},
 		{"true means all", []string{"--fsync=true"}, "", broker.FsyncAll},
 		{"from the environment", nil, "sends", broker.FsyncSends},
@@ -60,8 +61,8 @@ func TestFsyncFlagRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown mode", []string{"--fsync=sometimes"}, "want off, sends or all"},
-		{"mode after a space", []string{"--fsync", "sends"}, `unexpected argument "sends"`},
+		{"unknown mode", []string{"--fsync=sometimes"}, `invalid value "sometimes" for flag -fsync: want off, sends or all`},
+		{"no mode", []string{"--fsync"}, "flag needs an argument: -fsync"},
 		{"with an external cluster", []string{"--fsync=sends", "--kafka", "k:9092",
 			"--api-key", "k", "--jwt-secret", "s"}, "--fsync is for the embedded broker"},
 	} {
