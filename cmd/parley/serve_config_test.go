@@ -61,7 +61,8 @@ func TestFsyncFlagRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown mode", []string{"--fsync=sometimes"}, `invalid value "sometimes" for flag -fsync: want off, sends or all`},
+		{"unknown mode", []string{"--fsync=sometimes"},
+			`invalid value "sometimes" for flag -fsync: want off, sends or all`},
 		{"no mode", []string{"--fsync"}, "flag needs an argument: -fsync"},
 		{"with an external cluster", []string{"--fsync=sends", "--kafka", "k:9092",
 			"--api-key", "k", "--jwt-secret", "s"}, "--fsync is for the embedded broker"},

@@ -101,9 +101,10 @@ type syncer struct {
 	closed  bool
 	folders map[string]string
 
-	parts  map[string]*partFiles // owned by run
-	rounds atomic.Int64          // rounds run, for tests
-	joined atomic.Int64          // sync calls that joined a round, for tests
+	parts    map[string]*partFiles // owned by run
+	loggedAt time.Time             // of the last fsync error; owned by run
+	rounds   atomic.Int64          // rounds run, for tests
+	joined   atomic.Int64          // sync calls that joined a round, for tests
 }
 
 // syncRound is the set of partitions one round fsyncs, and its outcome
@@ -227,7 +228,12 @@ func (s *syncer) round(all bool) {
 	s.rounds.Add(1)
 	r.err = s.syncParts(r.parts, all)
 	if r.err != nil {
-		s.log.Error("fsync failed", "err", r.err)
+		// A failing disk fails every round: log once a second, not once
+		// a round.
+		if now := s.now(); now.Sub(s.loggedAt) >= time.Second {
+			s.log.Error("fsync failed", "err", r.err)
+			s.loggedAt = now
+		}
 	}
 	close(r.done)
 }
