@@ -367,8 +367,11 @@ func (p *partFiles) relist(modTime time.Time) error {
 		return nil // kfake has created the folder but no segment yet
 	}
 
+	// The files held are still the active ones, unless the index was
+	// missing when they were opened (kfake creates it just after the
+	// segment).
 	prefix := filepath.Join(p.dir, strconv.FormatInt(base, 10))
-	if base == p.base && p.seg != nil && p.holds(prefix+".dat") {
+	if base == p.base && p.seg != nil && p.idx != nil && p.holds(prefix+".dat") {
 		return nil
 	}
 

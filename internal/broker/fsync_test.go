@@ -270,6 +270,39 @@ func TestSyncFollowsARolledSegment(t *testing.T) {
 	}
 }
 
+// TestSyncOpensAnIndexCreatedAfterItsSegment covers kfake creating a
+// segment's index just after the segment: a listing between the two must
+// not leave the index unsynced from then on.
+func TestSyncOpensAnIndexCreatedAfterItsSegment(t *testing.T) {
+	dir := t.TempDir()
+	part := filepath.Join(dir, "partitions", "dm-0")
+	if err := os.MkdirAll(part, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(part, "0.dat"), []byte("batch"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := &fsyncRecorder{dir: dir}
+	s := newSyncer(dir, slog.New(slog.DiscardHandler))
+	s.syncFile = rec.sync
+	round := func() {
+		t.Helper()
+		if err := s.syncParts(map[string]struct{}{"dm-0": {}}, false); err != nil {
+			t.Fatalf("sync: %v", err)
+		}
+	}
+
+	round()
+	if err := os.WriteFile(filepath.Join(part, "0.idx"), []byte("index"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	round()
+	if rec.count("partitions/dm-0/0.idx") == 0 {
+		t.Fatalf("synced %v, want the index once it exists", rec.synced())
+	}
+	s.parts["dm-0"].closeFiles()
+}
+
 func TestSyncFailureAsksForARetry(t *testing.T) {
 	f := newSyncFixture(t, kafka.TopicSpec{Name: "dm", Partitions: 1})
 	r := f.produce(t, "dm", 0)
