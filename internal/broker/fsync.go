@@ -331,15 +331,21 @@ func (p *partFiles) sync() error {
 			return err
 		}
 	}
+	return p.syncOpen()
+}
+
+// syncOpen fsyncs the segment and index held open, if any.
+func (p *partFiles) syncOpen() error {
+	var errs []error
 	for _, f := range []*os.File{p.seg, p.idx} {
 		if f == nil {
 			continue
 		}
 		if err := p.s.syncFile(f); err != nil {
-			return fmt.Errorf("fsync %s: %w", f.Name(), err)
+			errs = append(errs, fmt.Errorf("fsync %s: %w", f.Name(), err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // relist finds the folder's active segment. When it is not the file held
@@ -375,14 +381,7 @@ func (p *partFiles) relist(modTime time.Time) error {
 		return nil
 	}
 
-	var errs []error
-	for _, f := range []*os.File{p.seg, p.idx} {
-		if f != nil {
-			if err := p.s.syncFile(f); err != nil {
-				errs = append(errs, fmt.Errorf("fsync %s: %w", f.Name(), err))
-			}
-		}
-	}
+	errs := []error{p.syncOpen()}
 	p.closeFiles()
 	if p.seg, err = os.Open(prefix + ".dat"); err != nil {
 		errs = append(errs, fmt.Errorf("open segment: %w", err))
