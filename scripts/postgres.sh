@@ -5,7 +5,9 @@
 set -euo pipefail
 
 PG_DIR="${PARLEY_PG_DIR:-/tmp/parley-pg}"
-PG_PORT="${PARLEY_PG_PORT:-55432}"
+# Below Linux's ephemeral range (32768-60999): a port in it can be taken, as
+# the local end of some client's connection, right when the server starts.
+PG_PORT="${PARLEY_PG_PORT:-25432}"
 DB_NAME=parley_test
 DB_USER=parley
 DB_PASSWORD=parley
@@ -38,7 +40,7 @@ The URL goes to standard output; progress goes to standard error.
 
 Environment:
   PARLEY_PG_DIR   cluster, socket and log folder (default /tmp/parley-pg)
-  PARLEY_PG_PORT  TCP port on 127.0.0.1 (default 55432)
+  PARLEY_PG_PORT  TCP port on 127.0.0.1 (default 25432)
   PARLEY_PG_BIN   folder of initdb, pg_ctl and psql (default: the newest
                   /usr/lib/postgresql/*/bin, else the PATH)
 
