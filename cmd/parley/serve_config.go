@@ -171,6 +171,8 @@ func (c *serveConfig) check() error {
 			"cluster's (acks=all and its replication)"}
 	case c.KafkaSASL != "" && c.Kafka == "":
 		return usageError{"--kafka-sasl needs --kafka: the embedded broker does not ask for passwords"}
+	case c.KafkaTLS && c.Kafka == "":
+		return usageError{"--kafka-tls needs --kafka: the embedded broker listens without TLS"}
 	}
 	return nil
 }

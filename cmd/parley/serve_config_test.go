@@ -76,4 +76,21 @@ func TestFsyncFlagRefusals(t *testing.T) {
 	}
 }
 
+// The embedded broker listens without TLS and asks for no password, so the
+// flags for a cluster's TLS and SASL are refused without --kafka.
+func TestEmbeddedBrokerRefusesClusterFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--kafka-tls"}, "--kafka-tls needs --kafka"},
+		{[]string{"--kafka-sasl", "PLAIN"}, "--kafka-sasl needs --kafka"},
+	} {
+		_, err := parseServe(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parse %v: error %v, want one containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
 var _ flag.Value = (*fsyncFlag)(nil)
