@@ -23,7 +23,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 # dmfsync plots Parley with --fsync=sends and --fsync=all.
-COLORS = {"parley": "tab:blue", "centrifugo": "tab:orange", "sends": "tab:green", "all": "tab:red"}
+RECIPIENT_ONLY = "centrifugo (recipient only)"
+COLORS = {"parley": "tab:blue", "centrifugo": "tab:orange", "sends": "tab:green", "all": "tab:red",
+          RECIPIENT_ONLY: "tab:brown"}
 
 
 def load(folder):
@@ -34,6 +36,10 @@ def load(folder):
         scenario, target, _run = name.rsplit("-", 2)
         with open(path) as f:
             out[scenario][target].append(json.load(f))
+    # Centrifugo's DMs published to the recipient's channel only (bench.sh's
+    # dmrecipient) are drawn and tabled with the DMs, as a line of their own.
+    for results in out.pop("dmrecipient", {}).values():
+        out["dm"][RECIPIENT_ONLY] = results
     return out
 
 

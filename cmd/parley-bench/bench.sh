@@ -17,7 +17,7 @@ STEP=${STEP:-5s}
 SETTLE=${SETTLE:-5s}
 CENTRIFUGO=${CENTRIFUGO:-$HOME/go/bin/centrifugo}
 # SCENARIOS picks a subset, e.g. SCENARIOS="dm notify".
-SCENARIOS=${SCENARIOS:-"dm fanout1k fanout10k notify idle10k idle19k dmfsync dmws"}
+SCENARIOS=${SCENARIOS:-"dm fanout1k fanout10k notify idle10k idle19k dmfsync dmws dmrecipient"}
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 # TARGETS picks the servers, e.g. TARGETS=centrifugo.
 TARGETS=${TARGETS:-"parley centrifugo"}
@@ -80,6 +80,12 @@ run_target() { # run_target NAME START ADDR KAFKA
 	want dm && $start && "$B" dm "${a[@]}" $(common) --pairs 500 \
 		--rates 2000,3000,4000,5000,6000,8000,12000,16000 \
 		--stop-p99 50ms --json "$OUT/dm-$t-$r.json"
+	# Centrifugo's DMs go to both participants' channels, as Parley
+	# delivers them; dmrecipient is Centrifugo publishing to the
+	# recipient's channel only, half the deliveries.
+	want dmrecipient && [ "$t" = centrifugo ] && $start && "$B" dm "${a[@]}" $(common) --pairs 500 \
+		--dm-to recipient --rates 2000,3000,4000,5000,6000,8000,12000,16000 \
+		--stop-p99 50ms --json "$OUT/dmrecipient-$t-$r.json"
 	want fanout1k && $start && "$B" fanout "${a[@]}" $(common) --members 1000 --rates 50,200,500,1000,1500 \
 		--json "$OUT/fanout1k-$t-$r.json"
 	want fanout10k && $start && "$B" fanout "${a[@]}" $(common) --members 10000 --rates 2,10,20,30 \

@@ -16,7 +16,8 @@ import (
 
 // centrifugoTarget drives a Centrifugo v6 server with the parts of its
 // JSON client protocol the scenarios need (connect, subscribe, answer
-// pings), its server HTTP API (/api/publish) and its Kafka consumer in
+// pings), its server HTTP API (/api/publish, /api/broadcast) and its Kafka
+// consumer in
 // publication data mode (the record's value is the publication's data,
 // the header centrifugo-channels names the channel).
 //
@@ -30,15 +31,19 @@ type centrifugoTarget struct {
 	send    *httpSender
 	kafka   *kafka.Client
 	topic   string
+	// dmToBoth publishes a DM to both participants' channels, so that
+	// the sender's connections get it too, as Parley's do.
+	dmToBoth bool
 }
 
 func newCentrifugoTarget(ctx context.Context, o *options) (*centrifugoTarget, error) {
 	t := &centrifugoTarget{
-		base:    "http://" + o.addr,
-		secret:  []byte(o.secret),
-		keyLine: "X-API-Key: " + o.apiKey,
-		send:    newHTTPSender(o.addr, sendTimeout),
-		topic:   o.notifyTopic,
+		base:     "http://" + o.addr,
+		secret:   []byte(o.secret),
+		keyLine:  "X-API-Key: " + o.apiKey,
+		send:     newHTTPSender(o.addr, sendTimeout),
+		topic:    o.notifyTopic,
+		dmToBoth: o.dmTo == "both",
 	}
 	if o.scenario == "notify" && o.shard.i == 0 {
 		kc, err := kafka.New(ctx, kafka.Config{Brokers: []string{o.kafkaAddr}, ClientID: "parley-bench"})
@@ -161,11 +166,61 @@ func checkPublish(status int, body []byte) error {
 	return nil
 }
 
-func (t *centrifugoTarget) sendDM(ctx context.Context, r *run, _, to string, id uint64, body string) error {
-	if err := t.publish(ctx, "u."+to, body); err != nil {
+// sendDM publishes to the recipient's channel or, with dmToBoth, to both
+// participants' channels in one broadcast call: a chat built on Centrifugo
+// that shows a sent message on the sender's other devices does that.
+func (t *centrifugoTarget) sendDM(ctx context.Context, r *run, from, to string, id uint64, body string) error {
+	var err error
+	if t.dmToBoth {
+		err = t.broadcast(ctx, "u."+to, "u."+from, body)
+	} else {
+		err = t.publish(ctx, "u."+to, body)
+	}
+	if err != nil {
 		return err
 	}
 	r.ack(id, 1)
+	return nil
+}
+
+func (t *centrifugoTarget) broadcast(ctx context.Context, ch1, ch2 string, body string) error {
+	var buf [320]byte
+	b := append(buf[:0], `{"channels":[`...)
+	b = appendJSONString(b, ch1)
+	b = append(b, ',')
+	b = appendJSONString(b, ch2)
+	b = append(b, `],"data":{"b":`...)
+	b = appendJSONString(b, body)
+	b = append(b, "}}"...)
+	return t.send.post(ctx, "/api/broadcast", t.keyLine, b, checkBroadcast)
+}
+
+// checkBroadcast checks the answer to a broadcast: like a publication's,
+// with one answer per channel, each of which may hold an error.
+func checkBroadcast(status int, body []byte) error {
+	if status != http.StatusOK {
+		return fmt.Errorf("status %d: %.200s", status, body)
+	}
+	if bytes.Equal(body, []byte(`{"result":{"responses":[{"result":{}},{"result":{}}]}}`)) {
+		return nil // the usual answer, without decoding it
+	}
+	var rep struct {
+		Error  json.RawMessage `json:"error"`
+		Result struct {
+			Responses []centReply `json:"responses"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(body, &rep); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	if len(rep.Error) > 0 {
+		return fmt.Errorf("broadcast: %s", rep.Error)
+	}
+	for _, r := range rep.Result.Responses {
+		if len(r.Error) > 0 {
+			return fmt.Errorf("broadcast: %s", r.Error)
+		}
+	}
 	return nil
 }
 

@@ -116,6 +116,7 @@ type options struct {
 	notifyTopic string
 	pid         int
 	sender      string
+	dmTo        string
 	workers     int
 	pairs       int
 	members     int
@@ -149,6 +150,8 @@ func parseOptions(scenario string, args []string, stderr io.Writer) (*options, e
 		"(default notifications for Parley, bench-notifications for Centrifugo)")
 	fs.IntVar(&o.pid, "pid", 0, "PID of the server, to sample its CPU and RSS; 0 samples nothing")
 	fs.StringVar(&o.sender, "sender", "http", "how dm sends to Parley: http or ws")
+	fs.StringVar(&o.dmTo, "dm-to", "both", "whose channels dm publishes to on Centrifugo: both "+
+		"participants' (as Parley delivers a DM) or the recipient's")
 	fs.IntVar(&o.workers, "workers", 256, "concurrent senders")
 	fs.IntVar(&o.pairs, "pairs", 500, "dm: user pairs (two connections each)")
 	fs.IntVar(&o.members, "members", 1000, "fanout: connected members of the group")
@@ -196,6 +199,13 @@ func parseOptions(scenario string, args []string, stderr io.Writer) (*options, e
 	if o.secret == "" {
 		return nil, errors.New("--jwt-secret is required")
 	}
+	switch {
+	case o.dmTo != "both" && o.dmTo != "recipient":
+		return nil, fmt.Errorf("--dm-to %q: want both or recipient", o.dmTo)
+	case o.dmTo == "recipient" && o.target != "centrifugo":
+		return nil, errors.New("--dm-to recipient is for Centrifugo: Parley delivers every DM " +
+			"to both participants")
+	}
 	if o.shard.n > 1 {
 		o.stopP99 = 0 // shards would stop at different steps
 	}
@@ -208,7 +218,7 @@ func parseOptions(scenario string, args []string, stderr io.Writer) (*options, e
 // params records the flags that shape a result.
 func (o *options) params() map[string]any {
 	return map[string]any{
-		"addr": o.addr, "sender": o.sender, "workers": o.workers, "pairs": o.pairs,
+		"addr": o.addr, "sender": o.sender, "dm_to": o.dmTo, "workers": o.workers, "pairs": o.pairs,
 		"members": o.members, "conns": o.conns, "rates": o.rates, "step_s": o.step.Seconds(),
 		"warmup_s": o.warmup.Seconds(), "hold_s": o.hold.Seconds(), "tag": o.tag,
 	}
