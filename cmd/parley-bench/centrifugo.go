@@ -147,23 +147,44 @@ func (t *centrifugoTarget) publish(ctx context.Context, channel string, body str
 	return t.send.post(ctx, "/api/publish", t.keyLine, b, checkPublish)
 }
 
-// checkPublish checks the answer to a publication: Centrifugo refuses
-// one with status 200 and an error object in place of the result.
-func checkPublish(status int, body []byte) error {
-	if status != http.StatusOK {
-		return fmt.Errorf("status %d: %.200s", status, body)
+// checkPublish and checkBroadcast check the answers of Centrifugo's
+// server API, which refuses a call with status 200 and an error object in
+// place of the result; a broadcast answers for each channel, and each
+// answer may hold an error.
+var (
+	checkPublish   = apiCheck("publish", `{"result":{}}`)
+	checkBroadcast = apiCheck("broadcast", `{"result":{"responses":[{"result":{}},{"result":{}}]}}`)
+)
+
+// apiCheck returns the check of a call's answer; usual is the answer of
+// a call that worked, accepted without decoding.
+func apiCheck(call, usual string) func(status int, body []byte) error {
+	return func(status int, body []byte) error {
+		if status != http.StatusOK {
+			return fmt.Errorf("status %d: %.200s", status, body)
+		}
+		if string(body) == usual {
+			return nil
+		}
+		var rep struct {
+			Error  json.RawMessage `json:"error"`
+			Result struct {
+				Responses []centReply `json:"responses"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal(body, &rep); err != nil {
+			return fmt.Errorf("decode: %w", err)
+		}
+		if len(rep.Error) > 0 {
+			return fmt.Errorf("%s: %s", call, rep.Error)
+		}
+		for _, r := range rep.Result.Responses {
+			if len(r.Error) > 0 {
+				return fmt.Errorf("%s: %s", call, r.Error)
+			}
+		}
+		return nil
 	}
-	if bytes.Equal(body, []byte(`{"result":{}}`)) {
-		return nil // the usual answer, without decoding it
-	}
-	var rep centReply
-	if err := json.Unmarshal(body, &rep); err != nil {
-		return fmt.Errorf("decode: %w", err)
-	}
-	if len(rep.Error) > 0 {
-		return fmt.Errorf("publish: %s", rep.Error)
-	}
-	return nil
 }
 
 // sendDM publishes to the recipient's channel or, with dmToBoth, to both
@@ -193,35 +214,6 @@ func (t *centrifugoTarget) broadcast(ctx context.Context, ch1, ch2 string, body 
 	b = appendJSONString(b, body)
 	b = append(b, "}}"...)
 	return t.send.post(ctx, "/api/broadcast", t.keyLine, b, checkBroadcast)
-}
-
-// checkBroadcast checks the answer to a broadcast: like a publication's,
-// with one answer per channel, each of which may hold an error.
-func checkBroadcast(status int, body []byte) error {
-	if status != http.StatusOK {
-		return fmt.Errorf("status %d: %.200s", status, body)
-	}
-	if bytes.Equal(body, []byte(`{"result":{"responses":[{"result":{}},{"result":{}}]}}`)) {
-		return nil // the usual answer, without decoding it
-	}
-	var rep struct {
-		Error  json.RawMessage `json:"error"`
-		Result struct {
-			Responses []centReply `json:"responses"`
-		} `json:"result"`
-	}
-	if err := json.Unmarshal(body, &rep); err != nil {
-		return fmt.Errorf("decode: %w", err)
-	}
-	if len(rep.Error) > 0 {
-		return fmt.Errorf("broadcast: %s", rep.Error)
-	}
-	for _, r := range rep.Result.Responses {
-		if len(r.Error) > 0 {
-			return fmt.Errorf("broadcast: %s", r.Error)
-		}
-	}
-	return nil
 }
 
 func (t *centrifugoTarget) sendGroup(ctx context.Context, r *run, _, group string, id uint64,

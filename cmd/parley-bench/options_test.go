@@ -30,26 +30,31 @@ func TestParseOptionsRefusals(t *testing.T) {
 	}
 }
 
-func TestCheckBroadcast(t *testing.T) {
+func TestCheckAPIAnswers(t *testing.T) {
 	for _, tc := range []struct {
+		check  func(int, []byte) error
 		status int
 		body   string
 		want   string // "" for success
 	}{
-		{200, `{"result":{"responses":[{"result":{}},{"result":{}}]}}`, ""},
-		{200, `{"result":{"responses":[{"result":{"offset":3,"epoch":"x"}},{"result":{}}]}}`, ""},
-		{200, `{"result":{"responses":[{"result":{}},{"error":{"code":102,"message":"unknown channel"}}]}}`,
-			"unknown channel"},
-		{200, `{"error":{"code":107,"message":"bad request"}}`, "bad request"},
-		{200, `not json`, "decode"},
-		{401, ``, "status 401"},
+		{checkPublish, 200, `{"result":{}}`, ""},
+		{checkPublish, 200, `{"result":{"offset":7}}`, ""},
+		{checkPublish, 200, `{"error":{"code":102,"message":"unknown channel"}}`, "publish: "},
+		{checkBroadcast, 200, `{"result":{"responses":[{"result":{}},{"result":{}}]}}`, ""},
+		{checkBroadcast, 200, `{"result":{"responses":[{"result":{"offset":3}},{"result":{}}]}}`, ""},
+		{checkBroadcast, 200,
+			`{"result":{"responses":[{"result":{}},{"error":{"code":102,"message":"unknown channel"}}]}}`,
+			"broadcast: "},
+		{checkBroadcast, 200, `{"error":{"code":107,"message":"bad request"}}`, "bad request"},
+		{checkBroadcast, 200, `not json`, "decode"},
+		{checkBroadcast, 401, ``, "status 401"},
 	} {
-		err := checkBroadcast(tc.status, []byte(tc.body))
+		err := tc.check(tc.status, []byte(tc.body))
 		switch {
 		case tc.want == "" && err != nil:
-			t.Errorf("checkBroadcast(%d, %s) = %v, want nil", tc.status, tc.body, err)
+			t.Errorf("check(%d, %s) = %v, want nil", tc.status, tc.body, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("checkBroadcast(%d, %s) = %v, want an error containing %q",
+			t.Errorf("check(%d, %s) = %v, want an error containing %q",
 				tc.status, tc.body, err, tc.want)
 		}
 	}
