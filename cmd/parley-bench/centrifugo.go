@@ -16,10 +16,9 @@ import (
 
 // centrifugoTarget drives a Centrifugo v6 server with the parts of its
 // JSON client protocol the scenarios need (connect, subscribe, answer
-// pings), its server HTTP API (/api/publish, /api/broadcast) and its Kafka
-// consumer in
-// publication data mode (the record's value is the publication's data,
-// the header centrifugo-channels names the channel).
+// pings), its server HTTP API (/api/publish, /api/broadcast) and its
+// Kafka consumer in publication data mode (the record's value is the
+// publication's data, the header centrifugo-channels names the channel).
 //
 // Channels: a user's own stream is "u.<user>", a group's is "g.<group>".
 // The channel namespace without a name must let clients subscribe
