@@ -189,7 +189,8 @@ func apiCheck(call, usual string) func(status int, body []byte) error {
 // sendDM publishes to the recipient's channel or, with dmToBoth, to both
 // participants' channels in one broadcast call: a chat built on Centrifugo
 // that shows a sent message on the sender's other devices does that.
-func (t *centrifugoTarget) sendDM(ctx context.Context, r *run, from, to string, id uint64, body string) error {
+func (t *centrifugoTarget) sendDM(ctx context.Context, r *run, from, to string, id uint64,
+	body string) error {
 	var err error
 	if t.dmToBoth {
 		err = t.broadcast(ctx, "u."+to, "u."+from, body)
