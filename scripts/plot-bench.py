@@ -163,6 +163,32 @@ def table(data):
                 spread([x["rss_mib"] for x in i]), spread([x["connect_seconds"] for x in i], "{:.1f}")))
 
 
+def load_syscalls(folder):
+    """Return {(target, rate): {name: [calls per DM of each run]}} from the
+    syscalls-TARGET-RATE-RUN.txt files of bench.sh's syscalls scenario."""
+    out = defaultdict(lambda: defaultdict(list))
+    for path in sorted(glob.glob(os.path.join(folder, "syscalls-*.txt"))):
+        _, target, rate, _run = os.path.basename(path)[: -len(".txt")].rsplit("-", 3)
+        with open(path) as f:
+            for line in f:
+                name, per_dm = line.split()
+                out[(target, int(rate))][name].append(float(per_dm))
+    return out
+
+
+def syscall_table(counts):
+    """Print the table of system calls per DM, if bench.sh counted them."""
+    if not counts:
+        return
+    names = ["all", "read", "write", "pwrite64", "pread64", "lseek", "epoll_pwait", "futex", "nanosleep"]
+    print()
+    print("| target | DMs/s | " + " | ".join(names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    for (target, rate), by_name in sorted(counts.items()):
+        print("| {} | {} | {} |".format(target, rate, " | ".join(
+            spread(by_name.get(n, []), "{:.1f}") for n in names)))
+
+
 def main():
     folder = sys.argv[1] if len(sys.argv) > 1 else "docs/bench/results"
     out = os.path.dirname(os.path.abspath(folder))
@@ -185,6 +211,7 @@ def main():
                lambda s: s["latency"]["p99_ms"], "p99 latency ms", logy=True)
     plot_idle(data, os.path.join(out, "idle.png"))
     table(data)
+    syscall_table(load_syscalls(folder))
 
 
 if __name__ == "__main__":

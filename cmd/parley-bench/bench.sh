@@ -6,7 +6,8 @@
 #   cmd/parley-bench/bench.sh [OUT [RUNS]]
 #
 # Needs: go, curl, and centrifugo v6 in $CENTRIFUGO or ~/go/bin
-# (go install github.com/centrifugal/centrifugo/v6@v6.9.1).
+# (go install github.com/centrifugal/centrifugo/v6@v6.9.1); perf for
+# SCENARIOS=syscalls.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-docs/bench/results}
@@ -16,7 +17,8 @@ STEP=${STEP:-5s}
 # deliveries before it counts the missing ones as lost.
 SETTLE=${SETTLE:-5s}
 CENTRIFUGO=${CENTRIFUGO:-$HOME/go/bin/centrifugo}
-# SCENARIOS picks a subset, e.g. SCENARIOS="dm notify".
+# SCENARIOS picks a subset, e.g. SCENARIOS="dm notify". SCENARIOS=syscalls
+# counts the servers' system calls per DM with perf (not run by default).
 SCENARIOS=${SCENARIOS:-"dm fanout1k fanout10k notify idle10k idle19k dmfsync dmws dmrecipient"}
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 # TARGETS picks the servers, e.g. TARGETS=centrifugo.
@@ -74,6 +76,24 @@ sleep 1
 
 common() { echo --jwt-secret $SECRET --api-key $KEY --pid "$PID" --step "$STEP" --settle "$SETTLE" --quiet; }
 
+syscalls() { # syscalls RATE FILE TOOL_ARGS...: the server's system calls per DM at RATE
+	local rate=$1 file=$2 ev=raw_syscalls:sys_enter s
+	shift 2
+	for s in read write pwrite64 pread64 lseek epoll_pwait futex nanosleep; do
+		ev+=,syscalls:sys_enter_$s
+	done
+	# One 20 s step; perf counts 8 s of its middle, after connecting.
+	"$B" dm "$@" $(common) --pairs 500 --rates "$rate" --step 20s &
+	local tool=$!
+	sleep 8
+	perf stat -x, -e "$ev" -p "$PID" -- sleep 8 2>"$WORK/perf.csv"
+	wait $tool
+	# "name calls-per-DM" lines; "all" is every system call.
+	awk -F, -v n=$((rate * 8)) '$1 ~ /^[0-9]+$/ {
+		name = $3; sub(/.*sys_enter_?/, "", name)
+		printf "%s %.2f\n", (name == "" ? "all" : name), $1 / n }' "$WORK/perf.csv" >"$file"
+}
+
 run_target() { # run_target NAME START ADDR KAFKA
 	local t=$1 start=$2 addr=$3 kafka=$4 r=$5
 	local a=(--target "$t" --addr "$addr")
@@ -92,6 +112,12 @@ run_target() { # run_target NAME START ADDR KAFKA
 		--json "$OUT/fanout10k-$t-$r.json"
 	want notify && $start && "$B" notify "${a[@]}" $(common) --kafka "$kafka" --conns 1000 \
 		--rates 1000,5000,10000,20000,30000,40000 --json "$OUT/notify-$t-$r.json"
+	# Not in the default SCENARIOS: it needs perf and tracepoint access.
+	if want syscalls; then
+		for rate in 2000 5000; do
+			$start && syscalls "$rate" "$OUT/syscalls-$t-$rate-$r.txt" "${a[@]}"
+		done
+	fi
 	want idle10k && $start && "$B" idle "${a[@]}" $(common) --conns 10000 --hold 5s \
 		--json "$OUT/idle10k-$t-$r.json"
 	# 19,000 connections: two processes, each under the open-file limit.
