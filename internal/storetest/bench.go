@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -31,6 +32,44 @@ func BenchArchiveDMs(b *testing.B, st parley.Store) {
 			Pos:          parley.Position{Topic: tp.Topic, Offset: off},
 		})
 	})
+}
+
+// BenchArchiveSpreadDMs archives DMs as many pairs of users sending with
+// client IDs make them: batches of size messages going round convs
+// conversations, IDs hashed from the client ID as a send makes them, six
+// partitions. With convs well above size, a batch holds at most one
+// message of a conversation, so every message touches its conversation's
+// pages of its own. It reports µs/msg; run it with a fixed iteration count
+// (-benchtime 3000x) to compare stores or schemas at the same size.
+func BenchArchiveSpreadDMs(b *testing.B, st parley.Store, convs, size int) {
+	tp := parley.TopicPartition{Topic: "direct-messages"}
+	body := "a message of an ordinary length, some sixty bytes or so long"
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var off int64
+	for b.Loop() {
+		b.StopTimer()
+		batch := &parley.Batch{Offsets: map[parley.TopicPartition]int64{}}
+		for range size {
+			pair := off % int64(convs)
+			from, to := fmt.Sprintf("user%d", pair), fmt.Sprintf("peer%d", pair)
+			conv := parley.DMConversation(from, to)
+			clientID := strconv.FormatInt(off, 16)
+			pos := parley.Position{Topic: tp.Topic, Partition: int32(off % 6), Offset: off / 6}
+			batch.Messages = append(batch.Messages, parley.Message{
+				ID: parley.MessageID(conv, from, clientID), Type: parley.TypeMessage,
+				Conversation: conv, From: from, Body: body, ClientID: clientID,
+				SentAt: start.Add(time.Duration(off) * time.Millisecond), Seq: off, Pos: pos,
+			})
+			batch.Offsets[parley.TopicPartition{Topic: tp.Topic, Partition: pos.Partition}] = pos.Offset + 1
+			off++
+		}
+		b.StartTimer()
+
+		if err := st.Archive(b.Context(), batch); err != nil {
+			b.Fatalf("Archive: %v", err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(off), "µs/msg")
 }
 
 // BenchArchiveNotifications archives batches of 500 notifications, each
