@@ -54,7 +54,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := cfg.loadSecrets(); err != nil {
 		return err
 	}
-	n := &server{cfg: cfg, logger: logger, stdout: stdout}
+	n := &server{cfg: cfg, logger: logger, stdout: stdout,
+		archiverWake: kafka.NewWake(), notifierWake: kafka.NewWake()}
 	return n.run(ctx)
 }
 
@@ -69,6 +70,10 @@ type server struct {
 	store  parley.Store
 	svc    *node.Service
 	api    *api.Server
+
+	// The live reader wakes the archiver and the notification processor
+	// when they stopped fetching while idle (kafka.Client.Consume).
+	archiverWake, notifierWake *kafka.Wake
 }
 
 func (s *server) run(ctx context.Context) error {
@@ -242,12 +247,14 @@ func (s *server) runKafkaSide(ctx context.Context) {
 	}
 	wg.Go(func() {
 		s.loop(ctx, "archiver", func() error {
-			return s.kafka.Consume(ctx, s.cfg.ArchiverGroup, s.svc.ArchiveTopics(), s.svc.Archive)
+			return s.kafka.Consume(ctx, s.cfg.ArchiverGroup, s.svc.ArchiveTopics(), s.svc.Archive,
+				s.archiverWake)
 		})
 	})
 	wg.Go(func() {
 		s.loop(ctx, "notification processor", func() error {
-			return s.kafka.Consume(ctx, s.cfg.NotifierGroup, s.svc.NotifyTopics(), s.svc.Archive)
+			return s.kafka.Consume(ctx, s.cfg.NotifierGroup, s.svc.NotifyTopics(), s.svc.Archive,
+				s.notifierWake)
 		})
 	})
 	s.logger.Info("live reader, archiver and notification processor started")
@@ -263,9 +270,34 @@ func (s *server) tail(ctx context.Context) error {
 		return fmt.Errorf("list group topics: %w", err)
 	}
 	t := s.kafka.NewTailer(append(s.svc.TailTopics(), dedicated...), s.svc.DispatchStart,
-		func(recs []*parley.Record) { s.svc.Dispatch(ctx, recs) })
+		func(recs []*parley.Record) {
+			s.svc.Dispatch(ctx, recs)
+			s.wakeGroups(recs)
+		})
 	s.svc.SetTailAdder(func(ctx context.Context, topic string) error { return t.Add(ctx, topic) })
 	return t.Run(ctx)
+}
+
+// wakeGroups signals the archiver's wake when the live reader's poll
+// brought records of the message topics, and the notification processor's
+// when it brought notifications. The live reader reads every topic either
+// group does, so a group that stopped fetching while idle starts again.
+func (s *server) wakeGroups(recs []*parley.Record) {
+	notifications := s.svc.Topics().Notifications
+	var messages, notes bool
+	for _, r := range recs {
+		if r.Topic == notifications {
+			notes = true
+		} else {
+			messages = true
+		}
+	}
+	if messages {
+		s.archiverWake.Signal()
+	}
+	if notes {
+		s.notifierWake.Signal()
+	}
 }
 
 // createGroupTopic creates a group's dedicated topic.

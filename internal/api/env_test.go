@@ -130,8 +130,8 @@ func runNode(t *testing.T, kc *kafka.Client, svc *node.Service) {
 	wg.Go(func() {
 		kc.Tail(ctx, svc.TailTopics(), svc.DispatchStart, func(recs []*parley.Record) { svc.Dispatch(ctx, recs) })
 	})
-	wg.Go(func() { kc.Consume(ctx, "parley-archiver", svc.ArchiveTopics(), svc.Archive) })
-	wg.Go(func() { kc.Consume(ctx, "parley-notifications", svc.NotifyTopics(), svc.Archive) })
+	wg.Go(func() { kc.Consume(ctx, "parley-archiver", svc.ArchiveTopics(), svc.Archive, nil) })
+	wg.Go(func() { kc.Consume(ctx, "parley-notifications", svc.NotifyTopics(), svc.Archive, nil) })
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()

@@ -90,6 +90,9 @@ type Config struct {
 	TLS *tls.Config
 	// SASL, when not nil, authenticates every connection.
 	SASL *SASLConfig
+
+	// hooks watch every client's requests; set by tests only.
+	hooks []kgo.Hook
 }
 
 // SASLConfig is a SASL login.
@@ -156,6 +159,9 @@ func (cfg Config) baseOpts() ([]kgo.Opt, error) {
 		kgo.ClientID(cfg.ClientID),
 		kgo.WithLogger(kslog.New(cfg.Logger.With("lib", "franz-go"))),
 		kgo.FetchMaxWait(fetchMaxWait),
+	}
+	if len(cfg.hooks) > 0 {
+		opts = append(opts, kgo.WithHooks(cfg.hooks...))
 	}
 	if cfg.TLS != nil {
 		opts = append(opts, kgo.DialTLSConfig(cfg.TLS.Clone()))

@@ -6,7 +6,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/parley-chat/parley/internal/parley"
 )
@@ -46,7 +51,7 @@ func (g *groupRecorder) values() []string {
 func consumeUntil(t *testing.T, c *Client, group, topic string, rec *groupRecorder, n int) {
 	t.Helper()
 	stop := runBackground(t, func(ctx context.Context) error {
-		return c.Consume(ctx, group, []string{topic}, rec.handle)
+		return c.Consume(ctx, group, []string{topic}, rec.handle, nil)
 	})
 	waitFor(t, "the group to handle its records", func() bool { return rec.count() >= n })
 	waitFor(t, "the group to commit", func() bool {
@@ -157,4 +162,77 @@ func consumeAfterRenumberedLog(t *testing.T, n int) {
 	if got := rec.values(); !slices.Equal(got, want) {
 		t.Fatalf("group handled %v after the restart, want %v", got, want)
 	}
+}
+
+// fetchCounter counts the fetch requests a client writes.
+type fetchCounter struct{ n atomic.Int64 }
+
+func (f *fetchCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, _ error) {
+	if key == int16(kmsg.Fetch) {
+		f.n.Add(1)
+	}
+}
+
+// A member given a Wake stops fetching once its polls come back empty, and
+// handles a record produced meanwhile only when the wake is signalled.
+func TestConsumePausesWhileIdleUntilWoken(t *testing.T) {
+	b, _ := setup(t)
+	fetches := &fetchCounter{}
+	c, err := New(t.Context(), Config{Brokers: []string{b.Addr()}, Logger: testLogger(),
+		hooks: []kgo.Hook{fetches}})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer c.Close()
+	topic := topicName(t)
+	ensure(t, c, TopicSpec{Name: topic, Partitions: 2})
+	wake := NewWake()
+	wake.check = time.Hour // only a signal ends the pause
+	rec := &groupRecorder{}
+	stop := runBackground(t, func(ctx context.Context) error {
+		return c.Consume(ctx, "archiver", []string{topic}, rec.handle, wake)
+	})
+	defer stop()
+
+	produceN(t, c, topic, "", "first", 1)
+	waitFor(t, "the first record to be handled", func() bool { return rec.count() == 1 })
+	waitFor(t, "the member to pause", func() bool { return wake.Paused() == 1 })
+
+	// A member that fetched on would send a fetch every 20 ms; one in
+	// flight when it paused may still be counted.
+	before := fetches.n.Load()
+	time.Sleep(300 * time.Millisecond)
+	if n := fetches.n.Load() - before; n > 1 {
+		t.Fatalf("%d fetches in 300 ms while paused, want at most 1", n)
+	}
+
+	produceN(t, c, topic, "", "second", 1)
+	time.Sleep(300 * time.Millisecond)
+	if n := rec.count(); n != 1 {
+		t.Fatalf("handled %d records while paused, want 1", n)
+	}
+	wake.Signal()
+	waitFor(t, "the second record to be handled", func() bool { return rec.count() == 2 })
+	if got := rec.values(); !slices.Equal(got, []string{"first0", "second0"}) {
+		t.Fatalf("handled %v, want first0 and second0", got)
+	}
+}
+
+// Without a signal, a paused member fetches again after the wake's check
+// interval: a lost signal delays history, it does not stop it.
+func TestConsumePausedFetchesAgainWithoutSignal(t *testing.T) {
+	_, c := setup(t)
+	topic := topicName(t)
+	ensure(t, c, TopicSpec{Name: topic, Partitions: 1})
+	wake := NewWake()
+	wake.check = 200 * time.Millisecond
+	rec := &groupRecorder{}
+	stop := runBackground(t, func(ctx context.Context) error {
+		return c.Consume(ctx, "archiver", []string{topic}, rec.handle, wake)
+	})
+	defer stop()
+
+	waitFor(t, "the member to pause", func() bool { return wake.Paused() == 1 })
+	produceN(t, c, topic, "", "late", 3)
+	waitFor(t, "the records to be handled", func() bool { return rec.count() == 3 })
 }
