@@ -97,9 +97,10 @@ func (w *Wake) Paused() int { return int(w.paused.Load()) }
 // whose timestamp and checksum it keeps in the commit's metadata.
 //
 // With a wake, a member that got no records for idleWait stops fetching
-// until wake is signalled, or for a few seconds at most; history then lags
-// by no more than before, provided the live reader signals wake for every
-// poll of records of these topics. A nil wake never pauses.
+// until wake is signalled, or for defaultWakeCheck at most. Provided the
+// live reader signals wake for every poll of records of these topics, a
+// record then waits for the live reader to see it and for one fetch of
+// up to groupFetchMaxWait. A nil wake never pauses.
 //
 // Partitions move between members only between two handle calls, so a
 // member never commits for a partition it lost. Consume owns a franz-go
