@@ -40,15 +40,21 @@ const (
 	// the wait delays only history, and by no more than groupFetchMaxWait.
 	groupFetchMinBytes = 64 << 10
 	groupFetchMaxWait  = 20 * time.Millisecond
-	// idleWait is how long a member given a Wake polls without getting
-	// records before it stops fetching. Meanwhile the client fetches on:
-	// every groupFetchMaxWait the broker answers an empty fetch, which for
-	// the two groups of an idle server is about a hundred answers a
-	// second and 3% of a core.
-	idleWait = 100 * time.Millisecond
+	// idleAfter is how long a member given a Wake goes without records
+	// before it stops fetching, counted from its last records or from its
+	// last resume. Until then the client fetches on: every
+	// groupFetchMaxWait the broker answers an empty fetch, which for the
+	// two groups of an idle server is about a hundred answers a second
+	// and 3% of a core. After a resume, the first fetches can take a while
+	// on a real cluster (the fetch session adds the partitions back), so
+	// the member does not pause again at its first empty poll.
+	idleAfter = time.Second
+	// idlePoll bounds each poll of a member given a Wake, so that it
+	// notices when it has been idle for idleAfter.
+	idlePoll = 100 * time.Millisecond
 	// defaultWakeCheck is how long a paused member waits for its Wake
 	// before it fetches anyway, in case a signal never comes.
-	defaultWakeCheck = 5 * time.Second
+	defaultWakeCheck = 10 * time.Second
 )
 
 // A Wake tells group members that stopped fetching while idle that
@@ -96,7 +102,7 @@ func (w *Wake) Paused() int { return int(w.paused.Load()) }
 // the high watermark, or from the record before the committed offset,
 // whose timestamp and checksum it keeps in the commit's metadata.
 //
-// With a wake, a member that got no records for idleWait stops fetching
+// With a wake, a member that got no records for idleAfter stops fetching
 // until wake is signalled, or for defaultWakeCheck at most. Provided the
 // live reader signals wake for every poll of records of these topics, a
 // record then waits for the live reader to see it and for one fetch of
@@ -139,10 +145,26 @@ func (c *Client) Consume(ctx context.Context, group string, topics []string,
 		krs := fetches.Records()
 		g.process(ctx, cl, krs)
 		cl.AllowRebalance()
-		if len(krs) == 0 && g.wake != nil && !g.commitWaiting() && ctx.Err() == nil {
-			g.pause(ctx, cl)
-		}
+		g.pauseIfIdle(ctx, cl, len(krs) > 0)
 	}
+}
+
+// pauseIfIdle pauses a member given a wake once it has had no records
+// for idleAfter. Not while a failed commit waits to be retried: that
+// needs polls.
+func (g *groupConsumer) pauseIfIdle(ctx context.Context, cl *kgo.Client, got bool) {
+	if g.wake == nil {
+		return
+	}
+	if got || g.active.IsZero() {
+		g.active = time.Now()
+		return
+	}
+	if time.Since(g.active) < idleAfter || g.commitWaiting() || ctx.Err() != nil {
+		return
+	}
+	g.pause(ctx, cl)
+	g.active = time.Now()
 }
 
 // pause stops fetching until the wake is signalled, its check interval
@@ -165,14 +187,14 @@ func (g *groupConsumer) pause(ctx context.Context, cl *kgo.Client) {
 
 // poll waits for records: while a failed commit waits to be retried, for
 // commitRetryInterval at most, so a quiet partition's offsets still get
-// committed; with a wake, for idleWait at most, so that Consume can pause.
+// committed; with a wake, for idlePoll at most, so that Consume can pause.
 func (g *groupConsumer) poll(ctx context.Context, cl *kgo.Client) kgo.Fetches {
 	var wait time.Duration
 	switch {
 	case g.commitWaiting():
 		wait = commitRetryInterval
 	case g.wake != nil:
-		wait = idleWait
+		wait = idlePoll
 	default:
 		return cl.PollRecords(ctx, maxPollRecords)
 	}
@@ -208,6 +230,10 @@ type groupConsumer struct {
 	handle func(ctx context.Context, recs []*parley.Record) error
 	wake   *Wake // nil: never pause
 	log    *slog.Logger
+
+	// active is when the member last got records or resumed; used by
+	// Consume's goroutine only.
+	active time.Time
 
 	// mu guards marks and uncommitted.
 	mu sync.Mutex
@@ -484,8 +510,13 @@ func markCommit(krs []*kgo.Record) func(*kmsg.OffsetCommitRequest) error {
 	}
 }
 
+// assigned logs new partitions and wakes a paused member: records a
+// partition's previous owner had not handled yet bring no signal.
 func (g *groupConsumer) assigned(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
 	g.log.Info("partitions assigned", "partitions", ps)
+	if g.wake != nil && len(ps) > 0 {
+		g.wake.Signal()
+	}
 }
 
 func (g *groupConsumer) revoked(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
